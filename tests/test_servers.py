@@ -1,0 +1,184 @@
+"""Real TensorBoard and Visdom servers, started and stopped through ``vizlog.servers``."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from vizlog import servers
+
+
+def _get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _poll(fetch, deadline_s: float = 30.0):
+    """Call ``fetch`` until it returns something truthy or the deadline passes."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        result = fetch()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses of LISTEN sockets on ``port``, read from /proc/net/tcp{,6}."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        if not os.path.exists(table):
+            continue
+        with open(table) as fh:
+            next(fh)
+            for line in fh:
+                fields = line.split()
+                address, port_hex = fields[1].split(":")
+                if fields[3] == "0A" and int(port_hex, 16) == port:
+                    if width == 8:
+                        found.add(socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)[::-1]))
+                    else:
+                        raw = b"".join(
+                            bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, 32, 8)
+                        )
+                        found.add(socket.inet_ntop(socket.AF_INET6, raw))
+    return found
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def torch_logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A logdir with scalars written by torch.utils.tensorboard."""
+    pytest.importorskip("torch")
+    from torch.utils.tensorboard import SummaryWriter
+
+    logdir = tmp_path_factory.mktemp("tb-logs")
+    with SummaryWriter(str(logdir / "run-a")) as writer:
+        for step in range(5):
+            writer.add_scalar("loss", 1.0 / (step + 1), step)
+    return logdir
+
+
+def test_tensorboard_serves_the_logged_scalars(torch_logdir: Path) -> None:
+    with servers.serve("tensorboard", logdir=torch_logdir, port=0) as server:
+        assert server.url == f"http://127.0.0.1:{server.port}/"
+        url = server.url + "data/plugin/scalars/scalars?run=run-a&tag=loss"
+
+        def fetch():
+            try:
+                return _get_json(url)
+            except urllib.error.HTTPError:
+                return None  # not loaded yet
+
+        rows = _poll(fetch)
+        assert rows, f"TensorBoard never served the scalars; output:\n{server.output()}"
+        assert [(step, value) for _, step, value in rows] == [
+            (step, pytest.approx(1.0 / (step + 1))) for step in range(5)
+        ]
+    assert not server.running()
+    assert not group_alive(server.pid)
+
+
+def test_binds_loopback_by_default(torch_logdir: Path) -> None:
+    with servers.serve("tensorboard", logdir=torch_logdir, port=0) as server:
+        assert server.host == "127.0.0.1"
+        assert listening_addresses(server.port) == {"127.0.0.1"}
+
+
+def test_visdom_binds_loopback_by_default(visdom_server: servers.Server) -> None:
+    assert visdom_server.host == "127.0.0.1"
+    assert listening_addresses(visdom_server.port) == {"127.0.0.1"}
+
+
+def test_visdom_client_logs_and_reads_back(visdom_server: servers.Server) -> None:
+    visdom = pytest.importorskip("visdom")
+    client = visdom.Visdom(
+        server="http://127.0.0.1",
+        port=visdom_server.port,
+        env="test_servers_readback",
+        use_incoming_socket=False,
+        raise_exceptions=True,
+    )
+    assert client.check_connection(timeout_seconds=5)
+    client.line(X=[0, 1, 2], Y=[0.5, 0.25, 0.125], win="loss")
+    data = json.loads(client.get_window_data("loss", env="test_servers_readback"))
+    assert data["content"]["data"][0]["y"] == [0.5, 0.25, 0.125]
+
+
+def test_visdom_starts_without_internet(start_visdom, tmp_path: Path) -> None:
+    """Every proxy points at a closed local port: any download attempt would fail."""
+    dead = f"http://127.0.0.1:{servers.free_port()}"
+    env = dict(os.environ, http_proxy=dead, https_proxy=dead, HTTP_PROXY=dead, HTTPS_PROXY=dead)
+    env.pop("no_proxy", None)
+    env.pop("NO_PROXY", None)
+    with servers.serve("visdom", port=0, env_path=tmp_path / "env", env=env) as server:
+        with urllib.request.urlopen(server.url + "env/main", data=b"{}", timeout=10) as answer:
+            assert answer.status == 200
+        assert server.running()
+
+
+def test_visdom_restarts_on_the_same_port(start_visdom, tmp_path: Path) -> None:
+    first = start_visdom(env_path=tmp_path / "env")
+    port = first.port
+    first.stop()
+    assert not first.running()
+    second = start_visdom(port=port, env_path=tmp_path / "env")
+    assert second.port == port and second.running()
+
+
+def test_port_in_use_names_the_port(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(servers.PortInUseError, match=f"port {port} on 127.0.0.1"):
+            servers.serve("tensorboard", logdir=tmp_path, port=port)
+        with pytest.raises(servers.PortInUseError, match=f"port {port}"):
+            servers.serve("visdom", env_path=tmp_path, port=port)
+
+
+def test_server_that_never_answers_is_stopped_with_its_output(tmp_path: Path) -> None:
+    with pytest.raises(servers.ServerError, match="did not answer HTTP within") as info:
+        servers.serve("tensorboard", logdir=tmp_path, port=0, timeout=0.05)
+    server = info.value.server
+    assert server is not None
+    assert not server.running()
+    assert not group_alive(server.pid)
+
+
+def test_server_that_exits_reports_its_last_output(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    with pytest.raises(servers.ServerError, match="exited with code") as info:
+        servers.serve("visdom", port=0, env_path=not_a_dir / "env")
+    assert "Error" in str(info.value)  # the child's traceback is quoted
+    assert not group_alive(info.value.server.pid)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"kind": "jupyter"}, ValueError, "kind"),
+        ({"kind": "visdom", "port": "8097"}, TypeError, "port"),
+        ({"kind": "visdom", "port": 70000}, ValueError, "port"),
+        ({"kind": "visdom", "host": None}, TypeError, "host"),
+        ({"kind": "visdom", "timeout": 0}, ValueError, "timeout"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs, error, match) -> None:
+    kind = kwargs.pop("kind")
+    with pytest.raises(error, match=match):
+        servers.serve(kind, **kwargs)
