@@ -1,0 +1,45 @@
+"""The interface every backend implements: translate records, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from vizlog.records import Record
+
+
+class Backend:
+    """A destination for records.
+
+    ``write`` receives records that the Logger has already validated and converted; a
+    backend never re-checks user input.  ``threaded = True`` asks the Logger to call
+    ``write`` from a background thread (see ``vizlog.delivery``), so that slow I/O never
+    runs on the training thread; such a backend is only ever called from that one thread.
+    """
+
+    name: ClassVar[str] = "backend"
+    threaded: ClassVar[bool] = True
+    #: keyword options of ``Logger(**backend_options)`` this backend takes
+    options: ClassVar[tuple[str, ...]] = ()
+    #: whether it writes under the logdir (then the Logger checks the logdir is writable)
+    writes_files: ClassVar[bool] = True
+
+    def __init__(self, logdir: str, **options: Any) -> None:
+        self.logdir = logdir
+
+    def write(self, record: Record) -> None:
+        raise NotImplementedError
+
+    def write_batch(self, records: list[Record]) -> None:
+        """Deliver several records in order; backends that can batch override this."""
+        for record in records:
+            self.write(record)
+
+    def tick(self) -> None:
+        """Called by the sender thread when idle (about twice a second): retries, saves."""
+
+    def flush(self) -> None:
+        """Make everything written so far durable or delivered."""
+
+    def close(self) -> None:
+        """Flush, then release files, sockets and threads."""
+        self.flush()

@@ -1,0 +1,186 @@
+"""Records: the one format every backend, the spool and ``vizlog replay`` understand.
+
+The Logger builds exactly one record per call, after all validation and conversion, so a
+backend never sees user input: it only translates a record into its own API.  Records are
+frozen so that one instance can be handed to several backends (fan-out) and to background
+threads without copies.  ``to_json``/``from_json`` give the JSON-lines form of the spool.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Fields every record has: what it is, where it goes, and when."""
+
+    tag: str
+    step: int
+    walltime: float
+
+    kind: ClassVar[str] = "record"
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar(Record):
+    value: float
+    kind: ClassVar[str] = "scalar"
+
+
+@dataclass(frozen=True, slots=True)
+class Scalars(Record):
+    """Several named values of one chart (``tag`` is the writers' ``main_tag``)."""
+
+    values: dict[str, float]
+    kind: ClassVar[str] = "scalars"
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram(Record):
+    """A histogram already binned the TensorBoard way (right edges, one empty bin on the left).
+
+    ``bucket_limits[i]`` is the right edge of bin ``i``; the left edge of bin 0 is ``min``
+    at most.  Non-finite values were dropped before binning and are counted in ``dropped``.
+    """
+
+    min: float
+    max: float
+    num: int
+    sum: float
+    sum_squares: float
+    bucket_limits: np.ndarray
+    bucket_counts: np.ndarray
+    dropped: int = 0
+    kind: ClassVar[str] = "histogram"
+
+
+@dataclass(frozen=True, slots=True)
+class Image(Record):
+    """One picture as uint8 pixels in HWC layout, 3 (RGB) or 4 (RGBA) channels.
+
+    A batch has already been arranged into a grid, so backends show exactly this.
+    """
+
+    pixels: np.ndarray
+    kind: ClassVar[str] = "image"
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding(Record):
+    """Points for the projector.
+
+    ``mat`` is float32 (N, D).  ``metadata`` has one row (a tuple of strings) per point;
+    with several columns ``metadata_header`` names them.  ``label_img`` is uint8 NHWC.
+    """
+
+    mat: np.ndarray
+    metadata: tuple[tuple[str, ...], ...] | None = None
+    metadata_header: tuple[str, ...] | None = None
+    label_img: np.ndarray | None = None
+    kind: ClassVar[str] = "embedding"
+
+
+@dataclass(frozen=True, slots=True)
+class Graph(Record):
+    """A model graph traced once: a serialised TensorBoard ``GraphDef`` and a readable tree.
+
+    ``structure`` is one ``(path, class name, parameter count)`` row per module, the form
+    backends without a graph viewer draw.
+    """
+
+    graph_def: bytes
+    structure: tuple[tuple[str, str, int], ...]
+    kind: ClassVar[str] = "graph"
+
+
+@dataclass(frozen=True, slots=True)
+class PRCurve(Record):
+    """A precision-recall curve reduced to counts per threshold (the writers' raw form)."""
+
+    num_thresholds: int
+    true_positive_counts: np.ndarray
+    false_positive_counts: np.ndarray
+    true_negative_counts: np.ndarray
+    false_negative_counts: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    kind: ClassVar[str] = "pr_curve"
+
+    @property
+    def average_precision(self) -> float:
+        """Area under the step curve, the usual AP summary."""
+        recall = self.recall[::-1]
+        precision = self.precision[::-1]
+        return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
+@dataclass(frozen=True, slots=True)
+class Text(Record):
+    text: str
+    kind: ClassVar[str] = "text"
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    cls.kind: cls for cls in (Scalar, Scalars, Histogram, Image, Embedding, Graph, PRCurve, Text)
+}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype), "shape": value.shape}
+    if isinstance(value, bytes):
+        return {"__bytes__": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            array = np.asarray(value["__ndarray__"], dtype=value["dtype"])
+            return array.reshape(value["shape"])
+        if "__bytes__" in value:
+            return base64.b64decode(value["__bytes__"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_decode(v) for v in value)
+    return value
+
+
+def to_json(record: Record) -> str:
+    """One line of JSON that ``from_json`` turns back into an equal record."""
+    payload = {f.name: _encode(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    payload["kind"] = record.kind
+    return json.dumps(payload, separators=(",", ":"), allow_nan=True)
+
+
+def from_json(line: str) -> Record:
+    payload = json.loads(line)
+    cls = RECORD_TYPES[payload.pop("kind")]
+    return cls(**{k: _decode(v) for k, v in payload.items()})
+
+
+__all__ = [
+    "Record",
+    "Scalar",
+    "Scalars",
+    "Histogram",
+    "Image",
+    "Embedding",
+    "Graph",
+    "PRCurve",
+    "Text",
+    "RECORD_TYPES",
+    "to_json",
+    "from_json",
+]
