@@ -260,12 +260,12 @@ def image_batch(
         if not isinstance(dataformats, str):
             raise VizlogTypeError(f"{_where(method, 'dataformats')}: expected a string like 'CHW'")
         layout = dataformats.upper()
-        if len(layout) != array.ndim or sorted(layout) not in (
-            sorted(f) for f in _LAYOUTS.get(array.ndim, ())
-        ):
+        if (len(layout) != array.ndim or len(set(layout)) != len(layout)
+                or not set(layout) <= set("NCHW") or not set("HW") <= set(layout)):
             raise VizlogValueError(
                 f"{_where(method, 'dataformats')}: {dataformats!r} does not fit an image of shape "
-                f"{array.shape}; expected one of {', '.join(_LAYOUTS.get(array.ndim, ('HW',)))}"
+                f"{array.shape}; expected {array.ndim} of the letters N, C, H, W with H and W "
+                f"(e.g. {', '.join(_LAYOUTS.get(array.ndim, ('HW',)))})"
             )
     for axis in "NC":  # add the missing batch / channel axes as length 1
         if axis not in layout:
