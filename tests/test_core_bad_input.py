@@ -12,7 +12,8 @@ from vizlog import VizlogError
 
 BAD_CALLS = [
     ("scalar", lambda log: log.scalar("x", "1.0"), TypeError, r"scalar\(value=...\).*str"),
-    ("scalar", lambda log: log.scalar("x", torch.ones(3)), ValueError, r"scalar\(value=.*one number"),
+    ("scalar", lambda log: log.scalar("x", torch.ones(3)), ValueError,
+     r"scalar\(value=.*one number"),
     ("scalar", lambda log: log.scalar("x", None), TypeError, r"scalar\(value=...\)"),
     ("scalar", lambda log: log.scalar(3, 1.0), TypeError, r"scalar\(tag=...\)"),
     ("scalar", lambda log: log.scalar("", 1.0), ValueError, r"scalar\(tag=...\).*non-empty"),

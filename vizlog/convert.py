@@ -25,6 +25,28 @@ def is_torch_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
+def is_cuda(value: Any) -> bool:
+    """A tensor on a CUDA device (reading it on the host would wait for the GPU)."""
+    return is_torch_tensor(value) and value.is_cuda
+
+
+def check_numeric_tensor(value: Any, method: str, arg: str) -> None:
+    """Checks a tensor from its metadata only (no device synchronisation)."""
+    if value.is_complex():
+        raise VizlogTypeError(f"{_where(method, arg)}: complex tensors cannot be logged")
+    if value.numel() == 0:
+        raise VizlogValueError(f"{_where(method, arg)}: the tensor is empty")
+
+
+def check_one_number(value: Any, method: str, arg: str) -> None:
+    check_numeric_tensor(value, method, arg)
+    if value.numel() != 1:
+        raise VizlogValueError(
+            f"{_where(method, arg)}: expected one number, got a tensor of shape "
+            f"{tuple(value.shape)}"
+        )
+
+
 def to_numpy(value: Any, method: str, arg: str) -> np.ndarray:
     """A numeric numpy array from a tensor (any device, with grad), array, number or list."""
     if is_torch_tensor(value):
@@ -137,37 +159,70 @@ def _tensorflow_edges() -> np.ndarray:
 TENSORFLOW_EDGES = _tensorflow_edges()
 
 
-def histogram_fields(values: Any, bins: Any, method: str = "histogram") -> dict[str, Any]:
+NUMPY_BIN_RULES = frozenset({"auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"})
+
+
+def check_bins(bins: Any, method: str = "histogram") -> Any:
+    """``"tensorflow"`` (the writers' default edges), a numpy rule, a count or edges."""
+    if isinstance(bins, str):
+        if bins == "tensorflow" or bins in NUMPY_BIN_RULES:
+            return bins
+        raise VizlogValueError(
+            f"{_where(method, 'bins')}: unknown rule {bins!r}; expected 'tensorflow' or one of "
+            f"{', '.join(sorted(NUMPY_BIN_RULES))}"
+        )
+    if isinstance(bins, bool):
+        raise VizlogTypeError(f"{_where(method, 'bins')}: expected a rule, a count or edges")
+    if isinstance(bins, int | np.integer):
+        if bins < 1:
+            raise VizlogValueError(f"{_where(method, 'bins')}: expected at least 1 bin")
+        return int(bins)
+    edges = to_numpy(bins, method, "bins").astype(np.float64)
+    if edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges)) or np.any(
+        np.diff(edges) < 0
+    ):
+        raise VizlogValueError(
+            f"{_where(method, 'bins')}: edges must be at least two finite, increasing numbers"
+        )
+    return edges
+
+
+def histogram_input(
+    values: Any, bins: Any, method: str = "histogram"
+) -> tuple[np.ndarray, Any, int]:
+    """Check ``values`` and ``bins`` and take a private copy of the values to bin later.
+
+    Returns the copy, the checked bins, and how many values are NaN/infinite (left out).
+    """
+    bins = check_bins(bins, method)
+    array = to_numpy(values, method, "values")
+    if array.size == 0:
+        raise VizlogValueError(f"{_where(method, 'values')}: cannot make a histogram of no values")
+    array = np.array(array.reshape(-1), copy=True)
+    dropped = 0
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        dropped = int(array.size - np.count_nonzero(np.isfinite(array)))
+        if dropped == array.size:
+            raise VizlogValueError(
+                f"{_where(method, 'values')}: all {dropped} values are NaN or infinite; "
+                "a histogram needs finite values"
+            )
+    return array, bins, dropped
+
+
+def bin_values(array: np.ndarray, bins: Any) -> dict[str, Any]:
     """The fields of a ``Histogram`` record, binned exactly as the TensorBoard writers bin.
 
     Non-finite values cannot be binned: they are left out and counted in ``dropped``.
     """
-    array = to_numpy(values, method, "values").reshape(-1)
-    if array.dtype.kind == "b":
-        array = array.astype(np.float64)
-    if array.size == 0:
-        raise VizlogValueError(f"{_where(method, 'values')}: cannot make a histogram of no values")
     array = array.astype(np.float64, copy=False)
     finite = np.isfinite(array)
     dropped = int(array.size - np.count_nonzero(finite))
     if dropped:
         array = array[finite]
-        if array.size == 0:
-            raise VizlogValueError(
-                f"{_where(method, 'values')}: all {dropped} values are NaN or infinite; "
-                "a histogram needs finite values"
-            )
     if isinstance(bins, str) and bins == "tensorflow":
         bins = TENSORFLOW_EDGES
-    elif isinstance(bins, bool):
-        raise VizlogTypeError(
-            f"{_where(method, 'bins')}: expected 'tensorflow', a numpy bin rule, a number of "
-            "bins or a sequence of edges"
-        )
-    try:
-        counts, limits = np.histogram(array, bins=bins)
-    except (ValueError, TypeError) as exc:
-        raise VizlogValueError(f"{_where(method, 'bins')}: {exc}") from exc
+    counts, limits = np.histogram(array, bins=bins)
     counts, limits = _trim_support(counts, limits)
     return {
         "min": float(array.min()),
@@ -179,6 +234,12 @@ def histogram_fields(values: Any, bins: Any, method: str = "histogram") -> dict[
         "bucket_counts": counts.astype(np.float64),
         "dropped": dropped,
     }
+
+
+def histogram_fields(values: Any, bins: Any, method: str = "histogram") -> dict[str, Any]:
+    """Check and bin at once (small inputs, and tests)."""
+    array, bins, _ = histogram_input(values, bins, method)
+    return bin_values(array, bins)
 
 
 def _trim_support(counts: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

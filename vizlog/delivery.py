@@ -15,6 +15,7 @@ from collections import deque
 from typing import Any
 
 from vizlog.backends.base import Backend
+from vizlog.deferred import Pending, resolve
 from vizlog.records import Record
 
 DEFAULT_QUEUE_SIZE = 100_000
@@ -108,7 +109,9 @@ class BackgroundDelivery:
             records: list[Record] = []
             for item in batch:
                 if not isinstance(item, _Marker):
-                    records.append(item)
+                    record = self._resolve(item)
+                    if record is not None:
+                        records.append(record)
                     continue
                 if records:
                     self._guard("write", self.backend.write_batch, records)
@@ -120,17 +123,27 @@ class BackgroundDelivery:
             if records:
                 self._guard("write", self.backend.write_batch, records)
 
+    def _resolve(self, item: Record | Pending) -> Record | None:
+        try:
+            return resolve(item)
+        except Exception as exc:  # noqa: BLE001 - never lose the sender over one record
+            self._warn_once("prepare a record", exc)
+            return None
+
     def _guard(self, what: str, call: Any, *args: Any) -> None:
         """A backend failure is reported once per kind and never stops the sender."""
         try:
             call(*args)
         except Exception as exc:  # noqa: BLE001 - the training run must go on
-            key = f"{what}:{type(exc).__name__}"
-            if key not in self._warned:
-                self._warned.add(key)
-                warnings.warn(
-                    f"vizlog: the {self.name!r} backend failed to {what} "
-                    f"({type(exc).__name__}: {exc}); logging goes on",
-                    RuntimeWarning,
-                    stacklevel=1,
-                )
+            self._warn_once(what, exc)
+
+    def _warn_once(self, what: str, exc: Exception) -> None:
+        key = f"{what}:{type(exc).__name__}"
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(
+                f"vizlog: the {self.name!r} backend failed to {what} "
+                f"({type(exc).__name__}: {exc}); logging goes on",
+                RuntimeWarning,
+                stacklevel=1,
+            )

@@ -23,6 +23,7 @@ from vizlog import config, convert
 from vizlog.backends import fake as fake_backend
 from vizlog.backends import get_backend_class, parse_backend_names
 from vizlog.backends.base import Backend
+from vizlog.deferred import Pending, device_histogram, resolve, scalar_later
 from vizlog.delivery import DEFAULT_QUEUE_SIZE, BackgroundDelivery
 from vizlog.errors import VizlogTypeError, VizlogValueError
 from vizlog.graph import check_model, module_structure, trace_graph_def
@@ -32,6 +33,7 @@ from vizlog.records import (
     Histogram,
     Image,
     PRCurve,
+    Record,
     Scalar,
     Scalars,
     Text,
@@ -45,7 +47,11 @@ class _Inline:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.write = backend.write
+
+    def write(self, item: Record | Pending) -> None:
+        record = resolve(item)
+        if record is not None:
+            self.backend.write(record)
 
     def flush(self, timeout: float | None = None) -> bool:
         self.backend.flush()
@@ -202,8 +208,15 @@ class Logger:
         if not self._active():
             return
         tag = convert.check_tag(tag, "scalar")
-        number = convert.to_scalar(value, "scalar", "value")
         wall = self._walltime(walltime, "scalar")
+        if convert.is_cuda(value):
+            # .item() would wait for the GPU; read it on the delivery thread instead
+            convert.check_one_number(value, "scalar", "value")
+            read = scalar_later(value)
+            self._emit("scalar", tag, step, "scalar",
+                       lambda s: Pending(lambda: Scalar(tag, s, wall, read())))
+            return
+        number = convert.to_scalar(value, "scalar", "value")
         used = self._emit("scalar", tag, step, "scalar",
                           lambda s: Scalar(tag, s, wall, number))
         if not math.isfinite(number):
@@ -233,14 +246,38 @@ class Logger:
         if not self._active():
             return
         tag = convert.check_tag(tag, "histogram")
-        fields = convert.histogram_fields(values, bins)
         wall = self._walltime(walltime, "histogram")
-        used = self._emit("histogram", tag, step, "histogram",
-                          lambda s: Histogram(tag, s, wall, **fields))
-        if fields["dropped"]:
+        if convert.is_cuda(values) and (isinstance(bins, str) and bins == "tensorflow"
+                                        or not isinstance(bins, str | int)):
+            # binned on the GPU without waiting for it; only the counts travel
+            edges = convert.check_bins(bins)
+            convert.check_numeric_tensor(values, "histogram", "values")
+            finish = device_histogram(values, edges)
+
+            def later(s: int) -> Pending:
+                return Pending(lambda: _maybe(Histogram, tag, s, wall, finish()))
+
+            self._emit("histogram", tag, step, "histogram", later)
+            return
+        array, checked_bins, dropped = convert.histogram_input(values, bins)
+        if array.size > _BIN_LATER_ABOVE:
+            # binning a large tensor happens on the delivery thread, from a private copy
+
+            def make(s: int) -> Pending:
+                return Pending(
+                    lambda: Histogram(tag, s, wall, **convert.bin_values(array, checked_bins))
+                )
+        else:
+            fields = convert.bin_values(array, checked_bins)
+
+            def make(s: int) -> Histogram:
+                return Histogram(tag, s, wall, **fields)
+
+        used = self._emit("histogram", tag, step, "histogram", make)
+        if dropped:
             self._warn_once("histogram", tag,
                             f"vizlog: histogram {tag!r} at step {used}: left out "
-                            f"{fields['dropped']} NaN/infinite values")
+                            f"{dropped} NaN/infinite values")
 
     def image(self, tag: str, img: Any, step: int | None = None, dataformats: str | None = None,
               walltime: float | None = None) -> None:
@@ -348,6 +385,15 @@ class Logger:
 
     def __repr__(self) -> str:
         return f"Logger(backend={','.join(self.backends) or 'none'!r}, logdir={self.logdir!r})"
+
+
+#: histograms of more values than this are binned on the delivery thread
+_BIN_LATER_ABOVE = 65_536
+
+
+def _maybe(cls: type[Record], tag: str, step: int, wall: float,
+           fields: dict[str, Any] | None) -> Record | None:
+    return None if fields is None else cls(tag, step, wall, **fields)
 
 
 _close_lock = threading.Lock()

@@ -21,7 +21,9 @@ class BackendSpec:
 
 KNOWN_BACKENDS: dict[str, BackendSpec] = {
     "tensorboard": BackendSpec(
-        "vizlog.backends.tensorboard:TorchTensorBoardBackend", ("torch", "tensorboard"), "tensorboard"
+        "vizlog.backends.tensorboard:TorchTensorBoardBackend",
+        ("torch", "tensorboard"),
+        "tensorboard",
     ),
     "tensorboardx": BackendSpec(
         "vizlog.backends.tensorboardx:TensorBoardXBackend", ("tensorboardX",), "tensorboardx"
