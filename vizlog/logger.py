@@ -203,8 +203,15 @@ class Logger:
     # ------------------------------------------------------------------ the eight concepts
 
     def scalar(self, tag: str, value: Any, step: int | None = None,
-               walltime: float | None = None) -> None:
-        """One number.  NaN and infinities are logged as they are, with one warning per tag."""
+               walltime: float | None = None, *, reduce: str | None = None) -> None:
+        """One number.  NaN and infinities are logged as they are, with one warning per tag.
+
+        ``reduce`` (``"mean"``, ``"sum"``, ``"max"``, ``"min"``) combines the value across
+        the ranks of ``torch.distributed`` before rank 0 logs it.  It is a collective: every
+        rank must make the same call, in the same order, or training hangs.
+        """
+        if reduce is not None:
+            value = _all_reduce(value, reduce)
         if not self._active():
             return
         tag = convert.check_tag(tag, "scalar")
@@ -385,6 +392,35 @@ class Logger:
 
     def __repr__(self) -> str:
         return f"Logger(backend={','.join(self.backends) or 'none'!r}, logdir={self.logdir!r})"
+
+
+REDUCE_OPS = ("mean", "sum", "max", "min")
+
+
+def _all_reduce(value: Any, reduce: str) -> Any:
+    """``value`` combined over every rank (itself when not distributed)."""
+    if reduce not in REDUCE_OPS:
+        raise VizlogValueError(
+            f"scalar(reduce=...): expected one of {', '.join(REDUCE_OPS)}, got {reduce!r}"
+        )
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    if convert.is_torch_tensor(value):
+        convert.check_one_number(value, "scalar", "value")
+        tensor = value.detach().reshape(1).to(torch.float64)
+    else:
+        tensor = torch.tensor([convert.to_scalar(value)], dtype=torch.float64)
+    if dist.get_backend() == "nccl" and not tensor.is_cuda:
+        tensor = tensor.to(torch.device("cuda", torch.cuda.current_device()))
+    op = {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM,
+          "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}[reduce]
+    dist.all_reduce(tensor, op=op)
+    if reduce == "mean":
+        tensor /= dist.get_world_size()
+    return tensor
 
 
 #: histograms of more values than this are binned on the delivery thread
