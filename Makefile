@@ -10,7 +10,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=23" "setuptools<81" wheel
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
