@@ -124,8 +124,9 @@ class Spool:
         self.pending += len(lines)
         return len(lines)
 
-    def read(self, limit: int) -> list[Record]:
-        """Up to ``limit`` of the first pending records, left pending until ``consume``."""
+    def read(self, limit: int, max_bytes: int | None = None) -> list[Record]:
+        """Up to ``limit`` of the first pending records (and about ``max_bytes`` of them, at
+        least one), left pending until ``consume``."""
         self._sizes = []
         if not self.pending:
             return []
@@ -134,10 +135,12 @@ class Spool:
         out = []
         with open(self.path, "rb") as f:
             f.seek(self._offset)
-            while len(out) < limit:
+            size = 0
+            while len(out) < limit and (max_bytes is None or size < max_bytes):
                 line = f.readline()
                 if not line:
                     break
+                size += len(line)
                 self._sizes.append(len(line))
                 out.append(from_json(line.decode("utf-8")))
         return out

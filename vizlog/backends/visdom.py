@@ -48,7 +48,8 @@ RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
 DEFAULT_SAVE_INTERVAL = 60.0
 PROBE_TIMEOUT = 2.0  # a server that takes longer to answer "are you there" counts as down
-CHUNK = 500  # records sent (or read back from the spool) together
+CHUNK = 10_000  # records sent (or read back from the spool) together
+CHUNK_BYTES = 64 << 20  # and at most this much spool read back at once
 JOURNAL_LIMIT = 200_000  # points kept for re-sending; more forces a save of the environment
 REJECTED_FILE = "visdom-rejected.jsonl"
 
@@ -111,10 +112,12 @@ class VisdomBackend(Backend):
             connect_timeout=min(1.0, read_timeout),
             read_timeout=read_timeout,
         )
+        self._probe_timeout = min(PROBE_TIMEOUT, read_timeout)
         self.spool = Spool(logdir)
         self.spool.set_meta(server=self.server, env=self.env)
 
         self._connected = False
+        self._ever_connected = False
         self._closed = False
         self._down_since: float | None = None
         self._retry_at = 0.0
@@ -263,14 +266,23 @@ class VisdomBackend(Backend):
         """Make the server's windows match what was delivered, before sending anything new."""
         import json
 
-        self._http.post("env/" + self.env, {"eid": self.env}, timeout=PROBE_TIMEOUT)
+        self._http.post("env/" + self.env, {"eid": self.env}, timeout=self._probe_timeout)
         answer = self._http.post("win_data", {"win": None, "eid": self.env})
         try:
             windows = json.loads(answer)
         except ValueError as exc:
             raise VisdomRejected(f"unreadable window data: {answer[:100]!r}") from exc
         counts = {win: window_counts(data) for win, data in windows.items()}
+        head = self.spool.read(CHUNK, CHUNK_BYTES) if self.spool.pending else []
+        if self._ever_connected:
+            # traces first written by the request that failed: what did the server hold then?
+            for record in head:
+                for op in record_ops(record, self._options):
+                    if op.mode == APPEND and op.key not in self._belief:
+                        self._belief[op.key] = count_for(self._baseline.get(op.win, {}), op)
+                        self._journal_ops[op.key] = op
         self._baseline = counts
+        self._ever_connected = True
         surplus: dict[str, int] = {}
         for key, believed in list(self._belief.items()):
             op = self._journal_ops[key]
@@ -280,7 +292,7 @@ class VisdomBackend(Backend):
             elif held > believed:  # a request that timed out had arrived after all
                 surplus[key] = held - believed
         if surplus:
-            self._claim_surplus(surplus)
+            self._claim_surplus(head, surplus)
         for key, op in list(self._unsaved.items()):  # harmless to repeat; lost if restarted
             try:
                 self._send_replace(op)
@@ -307,9 +319,8 @@ class VisdomBackend(Backend):
         self._belief[key] = held + len(resend)
         self._dirty = True
 
-    def _claim_surplus(self, surplus: dict[str, int]) -> None:
+    def _claim_surplus(self, records: list[Record], surplus: dict[str, int]) -> None:
         """Mark as delivered the first spooled points of traces the server already has."""
-        records = self.spool.read(CHUNK)
         done = self.spool.done
         for i, record in enumerate(records):
             for op in record_ops(record, self._options):
@@ -339,7 +350,7 @@ class VisdomBackend(Backend):
 
     def _drain(self, announce: bool = True) -> None:
         while self._connected and self.spool.pending:
-            records = self.spool.read(CHUNK)
+            records = self.spool.read(CHUNK, CHUNK_BYTES)
             done = self.spool.done
             try:
                 self._deliver(records, done)
