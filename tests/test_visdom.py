@@ -23,6 +23,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("visdom")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The 'warn' method is deprecated:DeprecationWarning"  # the visdom client's own
+)
 
 import vizlog  # noqa: E402
 from vizlog.backends.visdom import VisdomBackend, VisdomUnavailableWarning  # noqa: E402
@@ -396,6 +399,22 @@ def test_hanging_server_never_blocks_logging(tmp_path):
     assert max(durations) < 0.5
     assert closing < 5.0
     assert len(pending_records(tmp_path / "run")) == 300
+
+
+def test_exit_without_close_still_delivers(visdom_server, tmp_path):
+    env = _env()
+    script = (
+        "import vizlog\n"
+        f"log = vizlog.Logger(backend='visdom', logdir={str(tmp_path / 'run')!r}, "
+        f"server={visdom_server.url!r}, env={env!r})\n"
+        "for step in range(100):\n"
+        "    log.scalar('loss', float(step), step=step)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert trace(read_windows(visdom_server, env)["scalar:loss"], "loss")["x"] == list(range(100))
 
 
 # ------------------------------------------------------------------------ persistence

@@ -49,6 +49,25 @@ def parse_server(server: str) -> str:
     return f"{parsed.scheme}://{netloc}{parsed.path.rstrip('/')}"
 
 
+def describe(exc: Exception) -> str:
+    """A short reason for a failed request (requests' own messages run to several lines)."""
+    import requests
+
+    text = str(exc)
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    for marker, reason in (
+        ("Connection refused", "connection refused"),
+        ("Failed to resolve", "unknown host"),
+        ("Name or service not known", "unknown host"),
+        ("Connection reset", "connection reset"),
+        ("RemoteDisconnected", "connection closed by the server"),
+    ):
+        if marker in text:
+            return reason
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
 class VisdomHTTP:
     """A keep-alive session to one server; every call either answers or raises quickly."""
 
@@ -82,7 +101,7 @@ class VisdomHTTP:
                 )
             except requests.RequestException as exc:
                 session.close()
-                raise VisdomUnavailable(f"{type(exc).__name__}: {exc}") from exc
+                raise VisdomUnavailable(describe(exc)) from exc
             if response.status_code != 200:
                 session.close()
                 raise VisdomUnavailable(
@@ -112,7 +131,7 @@ class VisdomHTTP:
             )
         except requests.RequestException as exc:
             self.reset()
-            raise VisdomUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise VisdomUnavailable(describe(exc)) from exc
         status = response.status_code
         if status == 200:
             return response.text
