@@ -6,8 +6,11 @@ import os
 import socket
 from datetime import datetime
 
+from vizlog.errors import VizlogValueError
+
 DEFAULT_BACKEND = "tensorboard"
 DEFAULT_VISDOM_SERVER = "http://localhost:8097"
+DEFAULT_FLUSH_SECS = 2.0
 
 #: name -> what it does; ``vizlog info`` prints this table with the values in effect.
 ENVIRONMENT_VARIABLES: dict[str, str] = {
@@ -17,6 +20,10 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "VIZLOG_VISDOM_ENV": "Visdom environment (default: the run's name, the logdir's last part)",
     "VIZLOG_VISDOM_USERNAME": "Visdom login name, for a server started with login enabled",
     "VIZLOG_VISDOM_PASSWORD": "Visdom login password",
+    "VIZLOG_FLUSH_SECS": "seconds after which logged values are on disk at the latest, so that "
+    f"a killed run loses no more than that (default {DEFAULT_FLUSH_SECS:g})",
+    "VIZLOG_NPM_REGISTRY": "npm registry that `vizlog visdom-assets` fetches Visdom's web "
+    "assets from (default https://registry.npmjs.org)",
 }
 
 
@@ -53,6 +60,22 @@ def distributed_rank() -> int:
     return 0
 
 
+def flush_secs() -> float:
+    """How often the TensorBoard writers flush: the most a SIGKILL can lose, in seconds."""
+    value = env("VIZLOG_FLUSH_SECS")
+    if value is None:
+        return DEFAULT_FLUSH_SECS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise VizlogValueError(
+            f"VIZLOG_FLUSH_SECS: expected a positive number of seconds, got {value!r}"
+        )
+    return seconds
+
+
 def visdom_server() -> str:
     return env("VIZLOG_VISDOM_SERVER") or DEFAULT_VISDOM_SERVER
 
@@ -64,3 +87,7 @@ def visdom_env() -> str | None:
 
 def visdom_credentials() -> tuple[str | None, str | None]:
     return env("VIZLOG_VISDOM_USERNAME"), env("VIZLOG_VISDOM_PASSWORD")
+
+
+def npm_registry() -> str:
+    return (env("VIZLOG_NPM_REGISTRY") or "https://registry.npmjs.org").rstrip("/")

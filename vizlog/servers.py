@@ -33,6 +33,9 @@ DEFAULT_PORTS = {"tensorboard": 6006, "visdom": 8097}
 DEFAULT_START_TIMEOUT = 60.0
 DEFAULT_STOP_TIMEOUT = 10.0
 _OUTPUT_LINES = 40
+#: What the readiness check asks for: cheap, quiet pages (Visdom's index logs an error per
+#: missing asset, and answers HEAD with a logged 405).
+_READY_PATH = {"tensorboard": "", "visdom": "user/style.css"}
 
 _running: set[Server] = set()
 _running_lock = threading.Lock()
@@ -157,7 +160,7 @@ class Server:
                 code = self.process.returncode
                 self.stop()
                 raise self._failure(f"exited with code {code} before answering")
-            if _answers_http(self.url):
+            if _answers_http(self.url + _READY_PATH[self.kind]):
                 return
             if time.monotonic() >= deadline:
                 self._reader.join(timeout=0.2)
@@ -233,13 +236,9 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _answers_http(url: str) -> bool:
-    """Any HTTP answer, even an error status, means the server is up.
-
-    HEAD, so that Visdom does not render its page (and log each missing asset) per probe.
-    """
+    """Any HTTP answer, even an error status, means the server is up."""
     try:
-        request = urllib.request.Request(url, method="HEAD")
-        with urllib.request.urlopen(request, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2) as response:
             response.read(0)
         return True
     except urllib.error.HTTPError:

@@ -23,9 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-DEFAULT_REGISTRY = "https://registry.npmjs.org"
-REGISTRY_ENV = "VIZLOG_NPM_REGISTRY"
-FETCH_COMMAND = "vizlog serve visdom --fetch-assets"
+FETCH_COMMAND = "vizlog visdom-assets"
 
 
 @dataclass(frozen=True)
@@ -132,13 +130,15 @@ def missing_message(missing: list[str]) -> str:
         f"Visdom's web assets are missing ({len(missing)} files, e.g. {missing[0]}): the server "
         "and its API work, but the web page will not load until they are installed.\n"
         f"Fetch them from the npm registry with:  {FETCH_COMMAND}\n"
-        "(uses `npm` when installed, else HTTPS to the registry; either needs access to "
-        f"{registry_url()})"
+        "(or start with `vizlog serve visdom --fetch-assets`; it uses `npm` when installed, "
+        f"else Python's HTTPS client, and needs access to {registry_url()})"
     )
 
 
 def registry_url() -> str:
-    return (os.environ.get(REGISTRY_ENV) or DEFAULT_REGISTRY).rstrip("/")
+    from vizlog import config
+
+    return config.npm_registry()
 
 
 def tarball_url(package: Package, registry: str | None = None) -> str:
