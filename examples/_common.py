@@ -68,6 +68,13 @@ def build_parser(
         "--lr", type=_positive_float, default=lr, help=f"learning rate (default {lr})"
     )
     parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        help="CPU threads for torch (default 1: these models are too small to gain from more, "
+        "and a free core keeps vizlog's background writer off the training thread's back)",
+    )
+    parser.add_argument(
         "--limit",
         type=_positive_int,
         default=None,
@@ -133,6 +140,21 @@ def deterministic(seed: int, device: torch.device) -> Iterator[torch.Generator]:
     finally:
         torch.use_deterministic_algorithms(was_enabled, warn_only=was_warn_only)
         torch.backends.cudnn.benchmark = was_benchmark
+
+
+@contextlib.contextmanager
+def prepared(args: argparse.Namespace) -> Iterator[torch.Generator]:
+    """Everything a run sets up before training: CPU threads, then seeds and determinism.
+
+    Yields the generator for the data order; torch's thread count is restored on exit.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        with deterministic(args.seed, args.device) as generator:
+            yield generator
+    finally:
+        torch.set_num_threads(threads)
 
 
 class MixedPrecision:

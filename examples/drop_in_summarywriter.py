@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from _common import (
     MixedPrecision,
     build_parser,
-    deterministic,
     device_batches,
     parse_args,
+    prepared,
     progress,
     where_to_look,
 )
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     args = parse_args(parser, argv)
     started = time.perf_counter()
-    with backend_override(args.backend), deterministic(args.seed, args.device) as generator:
+    with backend_override(args.backend), prepared(args) as generator:
         metrics, writer = train(
             args.logdir, args.epochs, args.batch_size, args.lr, args.device, generator, args.limit
         )

@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from _common import (
     MixedPrecision,
     build_parser,
-    deterministic,
     device_batches,
     parse_args,
+    prepared,
     progress,
     where_to_look,
 )
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     device = args.device
     started = time.perf_counter()
     with (
-        deterministic(args.seed, device) as generator,
+        prepared(args) as generator,
         vizlog.Logger(backend=args.backend, logdir=args.logdir) as log,
     ):
         data = diabetes(device, limit=args.limit)

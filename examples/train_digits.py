@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from _common import (
     MixedPrecision,
     build_parser,
-    deterministic,
     device_batches,
     parse_args,
+    prepared,
     progress,
     where_to_look,
 )
@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     device = args.device
     started = time.perf_counter()
     with (
-        deterministic(args.seed, device) as generator,
+        prepared(args) as generator,
         vizlog.Logger(backend=args.backend, logdir=args.logdir) as log,
     ):
         data = digits(device, limit=args.limit)

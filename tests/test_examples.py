@@ -8,6 +8,7 @@ checked to learn (validation accuracy above 90%), and ``make demo``'s command ru
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import subprocess
@@ -179,10 +180,16 @@ def test_same_seed_same_run_other_seed_other_run():
 
 
 def test_examples_leave_torch_global_switches_as_they_were():
-    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
-    with _common.deterministic(0, torch.device("cpu")):
+    def switches() -> tuple:
+        return (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+                torch.get_num_threads())
+
+    before = switches()
+    args = argparse.Namespace(seed=0, device=torch.device("cpu"), threads=before[2] + 1)
+    with _common.prepared(args):
         assert torch.are_deterministic_algorithms_enabled()
-    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
+        assert torch.get_num_threads() == before[2] + 1
+    assert switches() == before
 
 
 def test_digits_as_a_script_like_make_demo(tmp_path):
