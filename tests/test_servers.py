@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -60,40 +61,46 @@ def group_alive(pgid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def torch_logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A logdir with scalars written by torch.utils.tensorboard."""
+def vizlog_logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A logdir written by vizlog's TensorBoard backend: ``scalar`` and ``scalars``."""
     pytest.importorskip("torch")
-    from torch.utils.tensorboard import SummaryWriter
+    import vizlog
 
     logdir = tmp_path_factory.mktemp("tb-logs")
-    with SummaryWriter(str(logdir / "run-a")) as writer:
+    with vizlog.Logger(backend="tensorboard", logdir=logdir / "run-a") as log:
         for step in range(5):
-            writer.add_scalar("loss", 1.0 / (step + 1), step)
+            log.scalar("loss", 1.0 / (step + 1), step=step)
+            log.scalars("lr", {"enc": 0.1 * step, "dec": 0.2 * step}, step=step)
     return logdir
 
 
-def test_tensorboard_serves_the_logged_scalars(torch_logdir: Path) -> None:
-    with servers.serve("tensorboard", logdir=torch_logdir, port=0) as server:
+def test_tensorboard_serves_the_logged_scalars(vizlog_logdir: Path) -> None:
+    with servers.serve("tensorboard", logdir=vizlog_logdir, port=0) as server:
         assert server.url == f"http://127.0.0.1:{server.port}/"
-        url = server.url + "data/plugin/scalars/scalars?run=run-a&tag=loss"
 
-        def fetch():
+        def fetch(tag: str):
+            url = f"{server.url}data/plugin/scalars/scalars?run=run-a&tag={tag}"
             try:
                 return _get_json(url)
             except urllib.error.HTTPError:
                 return None  # not loaded yet
 
-        rows = _poll(fetch)
-        assert rows, f"TensorBoard never served the scalars; output:\n{server.output()}"
-        assert [(step, value) for _, step, value in rows] == [
-            (step, pytest.approx(1.0 / (step + 1))) for step in range(5)
-        ]
+        for tag, value in [
+            ("loss", lambda step: 1.0 / (step + 1)),
+            ("lr/enc", lambda step: 0.1 * step),
+            ("lr/dec", lambda step: 0.2 * step),
+        ]:
+            rows = _poll(lambda tag=tag: fetch(tag))
+            assert rows, f"TensorBoard never served {tag}; output:\n{server.output()}"
+            assert [(step, v) for _, step, v in rows] == [
+                (step, pytest.approx(value(step))) for step in range(5)
+            ]
     assert not server.running()
     assert not group_alive(server.pid)
 
 
-def test_binds_loopback_by_default(torch_logdir: Path) -> None:
-    with servers.serve("tensorboard", logdir=torch_logdir, port=0) as server:
+def test_binds_loopback_by_default(vizlog_logdir: Path) -> None:
+    with servers.serve("tensorboard", logdir=vizlog_logdir, port=0) as server:
         assert server.host == "127.0.0.1"
         assert listening_addresses(server.port) == {"127.0.0.1"}
 
@@ -182,3 +189,115 @@ def test_bad_arguments_name_the_argument(kwargs, error, match) -> None:
     kind = kwargs.pop("kind")
     with pytest.raises(error, match=match):
         servers.serve(kind, **kwargs)
+
+
+# --- Visdom web assets ----------------------------------------------------------------------
+
+
+def _npm_tarball(files: dict[str, bytes]) -> bytes:
+    """A tarball shaped like the npm registry's: everything under ``package/``."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def local_registry():
+    """A real HTTP server on 127.0.0.1 serving npm-style tarball URLs."""
+    import http.server
+
+    tarballs: dict[str, bytes] = {}
+    requested: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            body = tarballs.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.end_headers()
+            self.wfile.write(body or b"not found")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", tarballs, requested
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def test_assets_are_fetched_from_the_registry_into_place(local_registry, tmp_path: Path) -> None:
+    from vizlog import visdom_assets
+
+    registry, tarballs, requested = local_registry
+    package = visdom_assets.Package(
+        "demo-lib", "1.2.3", (("dist/demo.min.js", "js/demo.js"), ("css/x.css", "css/demo.css"))
+    )
+    tarballs["/demo-lib/-/demo-lib-1.2.3.tgz"] = _npm_tarball(
+        {"dist/demo.min.js": b"var demo;", "css/x.css": b"body{}", "README.md": b"unused"}
+    )
+    assert visdom_assets.missing_assets(str(tmp_path), (package,)) == ["js/demo.js", "css/demo.css"]
+    messages: list[str] = []
+    written = visdom_assets.fetch_assets(
+        str(tmp_path), registry=registry, use_npm=False, packages=(package,),
+        progress=messages.append,
+    )  # fmt: skip
+    assert written == ["js/demo.js", "css/demo.css"]
+    assert (tmp_path / "js/demo.js").read_bytes() == b"var demo;"
+    assert (tmp_path / "css/demo.css").read_bytes() == b"body{}"
+    assert messages == ["[1/1] demo-lib@1.2.3"]
+    assert visdom_assets.missing_assets(str(tmp_path), (package,)) == []
+    # Present files are not fetched again.
+    assert (
+        visdom_assets.fetch_assets(
+            str(tmp_path), registry=registry, use_npm=False, packages=(package,)
+        )
+        == []
+    )
+    assert requested == ["/demo-lib/-/demo-lib-1.2.3.tgz"]
+
+
+def test_asset_fetch_errors_name_the_package(local_registry, tmp_path: Path) -> None:
+    from vizlog import visdom_assets
+
+    registry, tarballs, _ = local_registry
+    absent = visdom_assets.Package("absent", "0.1.0", (("a.js", "js/a.js"),))
+    with pytest.raises(OSError, match="absent@0.1.0"):
+        visdom_assets.fetch_assets(
+            str(tmp_path), registry=registry, use_npm=False, packages=(absent,)
+        )
+    tarballs["/partial/-/partial-1.0.0.tgz"] = _npm_tarball({"other.js": b""})
+    partial = visdom_assets.Package("partial", "1.0.0", (("a.js", "js/a.js"),))
+    with pytest.raises(OSError, match="partial@1.0.0 has no file 'a.js'"):
+        visdom_assets.fetch_assets(
+            str(tmp_path), registry=registry, use_npm=False, packages=(partial,)
+        )
+
+
+def test_asset_list_covers_every_file_visdoms_page_loads() -> None:
+    """Checked against the installed Visdom's own page template."""
+    import re
+
+    pytest.importorskip("visdom")
+    from vizlog import visdom_assets
+
+    static = Path(visdom_assets.static_dir())
+    wanted = set(
+        re.findall(r"static_url\(['\"]([^'\"]+)['\"]\)", (static / "index.html").read_text())
+    )
+    shipped = {"js/main.js", "css/style.css", "css/network.css", "../user/style.css"}  # in visdom
+    provided = {dest for package in visdom_assets.PACKAGES for _, dest in package.files}
+    assert wanted - shipped <= provided
+    assert "js/plotly-plotly.min.js" in wanted - shipped  # the check is not vacuous
