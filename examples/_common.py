@@ -195,7 +195,9 @@ def where_to_look(backends: Sequence[str], logdir: str) -> list[str]:
     if {"tensorboard", "tensorboardx"} & set(backends):
         lines.append(f"view them with: vizlog serve tensorboard --logdir {shlex.quote(logdir)}")
     if "visdom" in backends:
-        run = os.path.basename(os.path.normpath(logdir))
+        from vizlog import config
+
+        run = config.visdom_env() or os.path.basename(os.path.normpath(logdir)) or "main"
         lines.append(f"view them with: vizlog serve visdom   (environment {run!r})")
     if not lines[1:]:
         lines.append("nothing to view: the chosen backend keeps no logs on disk")

@@ -155,6 +155,7 @@ def test_digits_into_a_real_visdom_server(visdom_server, tmp_path, monkeypatch, 
     from visdom import Visdom
 
     monkeypatch.setenv("VIZLOG_VISDOM_SERVER", visdom_server.url)
+    monkeypatch.delenv("VIZLOG_VISDOM_ENV", raising=False)
     env = "digits-" + uuid.uuid4().hex[:8]  # the environment is named after the logdir
     train_digits.main([*TINY_DIGITS, "--backend", "visdom", "--logdir", str(tmp_path / env)])
 
@@ -335,11 +336,14 @@ def test_bad_flags_name_the_flag(argv, named, capsys):
     assert named in capsys.readouterr().err
 
 
-def test_where_to_look_names_a_viewer_per_backend():
+def test_where_to_look_names_a_viewer_per_backend(monkeypatch):
+    monkeypatch.delenv("VIZLOG_VISDOM_ENV", raising=False)
     lines = _common.where_to_look(("tensorboard", "visdom"), "runs/my run")
     assert lines[0] == "logs written to runs/my run (backends: tensorboard, visdom)"
     assert "vizlog serve tensorboard --logdir 'runs/my run'" in lines[1]
     assert "vizlog serve visdom" in lines[2] and "'my run'" in lines[2]
+    monkeypatch.setenv("VIZLOG_VISDOM_ENV", "shared")
+    assert "(environment 'shared')" in _common.where_to_look(("visdom",), "runs/x")[1]
 
 
 # ---------------------------------------------------------------- on a GPU
