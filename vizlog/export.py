@@ -102,8 +102,9 @@ def write_csv(rows: list[Row], stream: IO[str]) -> None:
 def write_json(rows: list[Row], stream: IO[str]) -> None:
     """A JSON array of row objects; NaN and infinities are written as null (strict JSON)."""
     clean = [{**row, "value": row["value"] if _finite(row["value"]) else None} for row in rows]
-    json.dump(clean, stream, indent=1, allow_nan=False)
-    stream.write("\n")
+    # One row per line: readable, and diff- and grep-friendly.
+    lines = [json.dumps(row, allow_nan=False) for row in clean]
+    stream.write("[\n" + ",\n".join(lines) + ("\n]\n" if lines else "]\n"))
 
 
 def _finite(value: float) -> bool:
