@@ -1,0 +1,95 @@
+"""``make bench`` keeps working: every case runs end to end with tiny sizes.
+
+No timing is asserted here (timings belong to ``make bench``); what is checked is that each
+case produced its rows, that the vizlog side did the work it claims (points arrived, bins
+equal to the writers', the spool holds every record) and that the JSON says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytest.importorskip("visdom")
+pytest.importorskip("tensorboardX")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench") / "latest.json"
+    markdown = out.with_suffix(".md")
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--quick",
+         "--json", str(out), "--markdown", str(markdown)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(out.read_text()), done.stdout + markdown.read_text()
+
+
+def _rows(results: dict, prefix: str) -> list[dict]:
+    rows = [row for row in results["rows"] if row["case"].startswith(prefix)]
+    assert rows, f"no row for case {prefix!r}"
+    return rows
+
+
+def test_every_case_ran_and_has_a_verdict(quick_run):
+    results, _ = quick_run
+    assert results["quick"] is True and results["errors"] == {}
+    for prefix in ("1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "cuda. "):
+        for row in _rows(results, prefix):
+            assert row["status"] in ("met", "NOT MET", "info")
+    backends = {row["case"].rsplit("(", 1)[-1].rstrip(")") for row in _rows(results, "1. ")}
+    assert backends == {"tensorboard", "tensorboardx", "visdom"}
+    assert len(_rows(results, "2. ")) == 3
+
+
+def test_measured_values_are_real_numbers(quick_run):
+    results, _ = quick_run
+    for prefix in ("1. ", "2. ", "4. "):
+        for row in _rows(results, prefix):
+            assert row["vizlog"] > 0 and row["raw"] > 0
+            if prefix != "2. ":  # the loop's ratio is against no logging at all
+                assert row["ratio"] == pytest.approx(row["vizlog"] / row["raw"], rel=1e-6)
+    for row in _rows(results, "2. "):
+        baseline = row["notes"]["no_logging_ms_per_step"]
+        assert row["ratio"] == pytest.approx(row["vizlog"] / baseline, rel=1e-6)
+
+
+def test_histogram_bins_equal_the_writers(quick_run):
+    results, _ = quick_run
+    row = _rows(results, "3. histogram of")[0]
+    assert row["notes"]["same_bins_as"] == {"torch": True, "tensorboardx": True}
+
+
+def test_every_visdom_point_arrived(quick_run):
+    results, _ = quick_run
+    for row in _rows(results, "4. "):
+        notes = row["notes"]
+        assert notes["all_arrived"] is True
+        assert notes["points_arrived"]["vizlog"][0] == notes["points_sent"]["vizlog"] > 0
+
+
+def test_import_brings_in_no_backend(quick_run):
+    results, _ = quick_run
+    row = _rows(results, "5. start-up: python -c")[0]
+    assert row["notes"]["backends_imported"] == []
+
+
+def test_outage_spool_holds_every_scalar(quick_run):
+    results, _ = quick_run
+    row = _rows(results, "6. ")[0]
+    assert row["notes"]["spooled"] == 2000  # QUICK.outage_scalars
+    assert row["notes"]["growth_mb"] < 50
+
+
+def test_table_is_printed_and_written(quick_run):
+    _, text = quick_run
+    assert "| case | vizlog | raw | ratio | target | status |" in text
+    assert "targets met" in text
