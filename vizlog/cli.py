@@ -274,9 +274,16 @@ def _add_replay_parser(sub: Any) -> None:
     )
     replay.add_argument("logdir", metavar="LOGDIR")
     replay.add_argument(
-        "--server", default=None, help="Visdom server URL (default: $VIZLOG_VISDOM_SERVER)"
+        "--server",
+        default=None,
+        help="Visdom server URL (default: the server the run used, kept in the spool, "
+        "else $VIZLOG_VISDOM_SERVER)",
     )
-    replay.add_argument("--env", default=None, help="Visdom environment to replay into")
+    replay.add_argument(
+        "--env",
+        default=None,
+        help="Visdom environment to replay into (default: the run's, else $VIZLOG_VISDOM_ENV)",
+    )
     replay.set_defaults(handler=_cmd_replay)
 
 
