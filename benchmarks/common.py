@@ -119,8 +119,9 @@ class Context:
         """The raw per-call client, as a user would make it."""
         import visdom
 
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-            # it prints "Setting up a new session..." on every construction
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), \
+                contextlib.redirect_stderr(devnull):
+            # it announces "Setting up a new session..." on every construction
             client = visdom.Visdom(
                 server="http://127.0.0.1", port=self.visdom.port, env=env,
                 use_incoming_socket=False, raise_exceptions=True,
