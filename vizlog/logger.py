@@ -15,7 +15,6 @@ import signal
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +38,9 @@ from vizlog.records import (
     Text,
 )
 
-_open_loggers: weakref.WeakSet[Logger] = weakref.WeakSet()
+#: Strong references: an open Logger must live until it is closed (at exit at the latest),
+#: or a run that drops its last reference without ``close()`` would lose what was queued.
+_open_loggers: set[Logger] = set()
 
 
 class _Inline:
@@ -446,18 +447,33 @@ def close_all() -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    close_all()
+    # The handler runs on the main thread between two bytecodes, possibly inside a logging
+    # call that holds a delivery lock: closing from here could wait on that lock forever.
+    # Close from a helper thread instead; a second SIGTERM meanwhile ends the process at once.
     signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    threading.Thread(
+        target=_close_then_die, args=(signum,), name="vizlog-sigterm", daemon=False
+    ).start()
+
+
+def _close_then_die(signum: int) -> None:
+    try:
+        close_all()
+    finally:
+        os.kill(os.getpid(), signum)
 
 
 def _install_exit_handlers() -> None:
     """Flush on normal exit (atexit) and on SIGTERM when nobody else handles it."""
     global _exit_handlers_installed
+    # Exit functions run last-registered first.  Backends register their own (tensorboardX
+    # closes its writer at exit); ours must run before those, while the writers still take
+    # the records the delivery threads hold, so it moves to the front at every new Logger.
+    atexit.unregister(close_all)
+    atexit.register(close_all)
     if _exit_handlers_installed:
         return
     _exit_handlers_installed = True
-    atexit.register(close_all)
     if threading.current_thread() is threading.main_thread():
         try:
             if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):

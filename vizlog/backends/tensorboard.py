@@ -7,8 +7,10 @@ import re
 from types import ModuleType
 from typing import Any, ClassVar
 
+from vizlog import config
 from vizlog.backends.base import Backend
 from vizlog.backends.projector import ProjectorWriter
+from vizlog.errors import VizlogTypeError, VizlogValueError
 from vizlog.records import (
     Embedding,
     Graph,
@@ -33,8 +35,11 @@ class SummaryWriterBackend(Backend):
 
     options: ClassVar[tuple[str, ...]] = ("flush_secs", "max_queue")
 
-    def __init__(self, logdir: str, flush_secs: float = 10, max_queue: int = 1000) -> None:
+    def __init__(self, logdir: str, flush_secs: float | None = None, max_queue: int = 1000) -> None:
         super().__init__(logdir)
+        # The writers' own threads flush every ``flush_secs``, busy or idle: that interval
+        # bounds what a killed process (SIGKILL, OOM killer) can lose.
+        flush_secs = config.flush_secs() if flush_secs is None else _seconds(flush_secs)
         self.writer = self.make_writer(logdir, flush_secs=flush_secs, max_queue=max_queue)
         self._projector = ProjectorWriter(logdir)
         self._charts: dict[str, list[str]] = {}
@@ -106,6 +111,16 @@ class SummaryWriterBackend(Backend):
 
     def close(self) -> None:
         self.writer.close()
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise VizlogTypeError(
+            f"Logger(flush_secs=...): expected a number of seconds, got {type(value).__name__}"
+        )
+    if not 0 < value < float("inf"):
+        raise VizlogValueError(f"Logger(flush_secs=...): expected a positive number, got {value}")
+    return float(value)
 
 
 class TorchTensorBoardBackend(SummaryWriterBackend):
