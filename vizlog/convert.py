@@ -103,20 +103,42 @@ def to_scalar(value: Any, method: str = "scalar", arg: str = "value") -> float:
     )
 
 
+#: steps are stored as 64-bit integers by every backend
+STEP_MIN, STEP_MAX = -(2**63), 2**63 - 1
+
+
 def to_step(step: Any, method: str) -> int:
     if isinstance(step, bool):
         raise VizlogTypeError(f"{_where(method, 'step')}: expected an integer, got bool")
     if isinstance(step, int):
-        return step
-    if isinstance(step, np.integer):
-        return int(step)
-    if is_torch_tensor(step) and step.numel() == 1 and not step.dtype.is_floating_point:
-        return int(step.item())
-    if isinstance(step, float | np.floating) and float(step).is_integer():
-        return int(step)
-    raise VizlogTypeError(
-        f"{_where(method, 'step')}: expected an integer, got {type(step).__name__} {step!r}"
-    )
+        value = step
+    elif isinstance(step, np.integer):
+        value = int(step)
+    elif is_torch_tensor(step) and step.numel() == 1 and not step.dtype.is_floating_point:
+        value = int(step.item())
+    elif isinstance(step, float | np.floating) and float(step).is_integer():
+        value = int(step)
+    else:
+        raise VizlogTypeError(
+            f"{_where(method, 'step')}: expected an integer, got {type(step).__name__} {step!r}"
+        )
+    if not STEP_MIN <= value <= STEP_MAX:
+        raise VizlogValueError(
+            f"{_where(method, 'step')}: {value} does not fit in 64 bits, as steps are stored"
+        )
+    return value
+
+
+def check_text(text: str, method: str, arg: str) -> str:
+    """Text must survive encoding as UTF-8 (files, protobufs, JSON): no lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise VizlogValueError(
+            f"{_where(method, arg)}: cannot be encoded as UTF-8 ({exc.reason} at position "
+            f"{exc.start})"
+        ) from None
+    return text
 
 
 def to_walltime(walltime: Any, method: str) -> float:
@@ -138,7 +160,7 @@ def check_tag(tag: Any, method: str, arg: str = "tag") -> str:
         raise VizlogValueError(f"{_where(method, arg)}: expected a non-empty string")
     if "\x00" in tag:
         raise VizlogValueError(f"{_where(method, arg)}: a tag cannot contain NUL characters")
-    return tag
+    return check_text(tag, method, arg)
 
 
 # --------------------------------------------------------------------------------------------

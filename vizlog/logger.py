@@ -178,6 +178,8 @@ class Logger:
         if step is None:
             last = self._last_step.get(key)
             value = 0 if last is None else last + 1
+            if value > convert.STEP_MAX:
+                raise VizlogValueError(f"{method}(step=...): the next step does not fit in 64 bits")
         else:
             value = convert.to_step(step, method)
         self._last_step[key] = value
@@ -353,6 +355,7 @@ class Logger:
         tag = convert.check_tag(tag, "text")
         if not isinstance(text, str):
             raise VizlogTypeError(f"text(text=...): expected a string, got {type(text).__name__}")
+        convert.check_text(text, "text", "text")
         wall = self._walltime(walltime, "text")
         self._emit("text", tag, step, "text", lambda s: Text(tag, s, wall, text))
 
