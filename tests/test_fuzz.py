@@ -326,3 +326,16 @@ def test_text(fuzzer):
         fuzzer.call("text", tag=tag, text=text, step=step, walltime=walltime)
 
     run()
+
+
+@pytest.mark.parametrize("backend", ["tensorboard", "tensorboardx", "visdom"])
+def test_unwritable_logdir_is_refused_at_construction(tmp_path, backend):
+    import threading
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    threads = threading.active_count()
+    with pytest.raises(VizlogError, match=r"Logger\(logdir=...\): cannot write to .*a-file"):
+        options = {"server": "127.0.0.1:1"} if backend == "visdom" else {}
+        vizlog.Logger(backend, logdir=blocker / "run", **options)
+    assert threading.active_count() == threads  # nothing started, nothing left behind
