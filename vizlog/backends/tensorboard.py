@@ -1,14 +1,22 @@
-"""TensorBoard through ``torch.utils.tensorboard``; also the shared translation of records to
-the ``SummaryWriter`` API, which tensorboardX has too (see ``tensorboardx.py``)."""
+"""TensorBoard event files with summaries built by ``torch.utils.tensorboard``; the shared
+translation of records also serves tensorboardX (see ``tensorboardx.py``).
+
+Summaries of every kind are made by the chosen library's own ``summary`` functions (so the
+files hold what its ``SummaryWriter`` would write); scalars, the bulk of a run, are encoded
+directly to the same bytes.  Events go to one event file written by vizlog's sender thread
+(``eventfile.py``), flushed every ``flush_secs``: the most a killed process can lose.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 from types import ModuleType
 from typing import Any, ClassVar
 
 from vizlog import config
 from vizlog.backends.base import Backend
+from vizlog.backends.eventfile import EventFile, graph_event, scalar_event, summary_event
 from vizlog.backends.projector import ProjectorWriter
 from vizlog.errors import VizlogTypeError, VizlogValueError
 from vizlog.records import (
@@ -27,20 +35,20 @@ CUSTOM_SCALARS_CATEGORY = "scalars"
 
 
 class SummaryWriterBackend(Backend):
-    """Translates records to a ``SummaryWriter``; subclasses say which writer.
+    """Translates records to TensorBoard events; subclasses say whose summary functions.
 
     ``scalars`` become tags ``main_tag/key`` in this run plus a custom-scalars chart that
     draws them together, rather than the writers' one sub-run per key.
     """
 
-    options: ClassVar[tuple[str, ...]] = ("flush_secs", "max_queue")
+    options: ClassVar[tuple[str, ...]] = ("flush_secs",)
 
-    def __init__(self, logdir: str, flush_secs: float | None = None, max_queue: int = 1000) -> None:
+    def __init__(self, logdir: str, flush_secs: float | None = None) -> None:
         super().__init__(logdir)
-        # The writers' own threads flush every ``flush_secs``, busy or idle: that interval
-        # bounds what a killed process (SIGKILL, OOM killer) can lose.
-        flush_secs = config.flush_secs() if flush_secs is None else _seconds(flush_secs)
-        self.writer = self.make_writer(logdir, flush_secs=flush_secs, max_queue=max_queue)
+        self.flush_secs = config.flush_secs() if flush_secs is None else _seconds(flush_secs)
+        self.summary = self.summary_module()
+        self._file = EventFile(logdir)
+        self._flushed_at = time.monotonic()
         self._projector = ProjectorWriter(logdir)
         self._charts: dict[str, list[str]] = {}
         self._write = {
@@ -54,21 +62,26 @@ class SummaryWriterBackend(Backend):
             Text: self._text,
         }
 
-    def make_writer(self, logdir: str, flush_secs: float, max_queue: int) -> Any:
-        raise NotImplementedError
-
-    def event_pb2(self) -> ModuleType:
+    def summary_module(self) -> ModuleType:
         raise NotImplementedError
 
     def write(self, record: Record) -> None:
         self._write[type(record)](record)
 
+    def write_batch(self, records: list[Record]) -> None:
+        for record in records:
+            self._write[type(record)](record)
+        self._flush_if_due()
+
+    def _summary(self, summary: Any, r: Record) -> None:
+        self._file.write(summary_event(summary.SerializeToString(), r.step, r.walltime))
+
     def _scalar(self, r: Scalar) -> None:
-        self.writer.add_scalar(r.tag, r.value, r.step, walltime=r.walltime)
+        self._file.write(scalar_event(r.tag, r.value, r.step, r.walltime))
 
     def _scalars(self, r: Scalars) -> None:
         for key, value in r.values.items():
-            self.writer.add_scalar(f"{r.tag}/{key}", value, r.step, walltime=r.walltime)
+            self._file.write(scalar_event(f"{r.tag}/{key}", value, r.step, r.walltime))
         chart = self._charts.setdefault(r.tag, [])
         new = [key for key in r.values if key not in chart]
         if new:
@@ -79,38 +92,43 @@ class SummaryWriterBackend(Backend):
                     for tag, keys in self._charts.items()
                 }
             }
-            self.writer.add_custom_scalars(layout)
+            self._summary(self.summary.custom_scalars(layout), r)
 
     def _histogram(self, r: Histogram) -> None:
-        self.writer.add_histogram_raw(
+        self._summary(self.summary.histogram_raw(
             r.tag, r.min, r.max, r.num, r.sum, r.sum_squares,
-            r.bucket_limits.tolist(), r.bucket_counts.tolist(), r.step, walltime=r.walltime,
-        )
+            r.bucket_limits.tolist(), r.bucket_counts.tolist(),
+        ), r)
 
     def _image(self, r: Image) -> None:
-        self.writer.add_image(r.tag, r.pixels, r.step, walltime=r.walltime, dataformats="HWC")
+        self._summary(self.summary.image(r.tag, r.pixels, dataformats="HWC"), r)
 
     def _graph(self, r: Graph) -> None:
-        if not r.graph_def:  # the model could not be traced; the Logger has warned
-            return
-        event = self.event_pb2().Event(graph_def=r.graph_def)
-        self.writer._get_file_writer().add_event(event, r.step, r.walltime)
+        if r.graph_def:  # empty when the model could not be traced; the Logger has warned
+            self._file.write(graph_event(r.graph_def, r.step, r.walltime))
 
     def _pr_curve(self, r: PRCurve) -> None:
-        self.writer.add_pr_curve_raw(
+        self._summary(self.summary.pr_curve_raw(
             r.tag, r.true_positive_counts, r.false_positive_counts, r.true_negative_counts,
-            r.false_negative_counts, r.precision, r.recall, r.step,
-            num_thresholds=r.num_thresholds, walltime=r.walltime,
-        )
+            r.false_negative_counts, r.precision, r.recall, r.num_thresholds,
+        ), r)
 
     def _text(self, r: Text) -> None:
-        self.writer.add_text(r.tag, r.text, r.step, walltime=r.walltime)
+        self._summary(self.summary.text(r.tag, r.text), r)
+
+    def _flush_if_due(self) -> None:
+        if time.monotonic() - self._flushed_at >= self.flush_secs:
+            self.flush()
+
+    def tick(self) -> None:
+        self._flush_if_due()
 
     def flush(self) -> None:
-        self.writer.flush()
+        self._file.flush()
+        self._flushed_at = time.monotonic()
 
     def close(self) -> None:
-        self.writer.close()
+        self._file.close()
 
 
 def _seconds(value: object) -> float:
@@ -126,12 +144,7 @@ def _seconds(value: object) -> float:
 class TorchTensorBoardBackend(SummaryWriterBackend):
     name = "tensorboard"
 
-    def make_writer(self, logdir: str, flush_secs: float, max_queue: int) -> Any:
-        from torch.utils.tensorboard import SummaryWriter
+    def summary_module(self) -> ModuleType:
+        from torch.utils.tensorboard import summary
 
-        return SummaryWriter(log_dir=logdir, flush_secs=flush_secs, max_queue=max_queue)
-
-    def event_pb2(self) -> ModuleType:
-        from tensorboard.compat.proto import event_pb2
-
-        return event_pb2
+        return summary
