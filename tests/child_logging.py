@@ -6,7 +6,8 @@
 ``vizlog.Logger`` each.  The child logs ``N`` scalars (tag ``loss``, value ``i``, step ``i``)
 into every one of them, without ever calling ``flush`` or ``close``, prints ``logged`` and
 then ends the way ``HOW`` says: ``return`` (falls off the end of the script), ``raise`` (an
-uncaught exception), or ``wait`` (idles until the parent sends it a signal).
+uncaught exception), ``wait`` (idles until the parent sends it a signal) or ``busy`` (goes
+on logging steps ``N``, ``N + 1``, ... until a signal ends it).
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def main(argv: list[str]) -> None:
     if how == "wait":
         while True:  # the parent's signal ends this
             time.sleep(0.05)
+    step = n
+    while how == "busy":  # a signal that lands in the middle of a logging call
+        for log in logs:
+            log.scalar("loss", float(step), step=step)
+        step += 1
 
 
 if __name__ == "__main__":

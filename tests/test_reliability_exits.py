@@ -31,11 +31,14 @@ N = 10_000
 CHILD = Path(__file__).with_name("child_logging.py")
 REPO = CHILD.parent.parent
 HOWS = ("return", "raise", "sigterm", "sigint")
+#: SIGTERM while the main thread is inside logging calls: N values and more, in order
+BUSY = "sigterm-busy"
 BACKENDS = ("tensorboard", "tensorboardx", "visdom", "visdom-spooled")
-SIGNALS = {"sigterm": signal.SIGTERM, "sigint": signal.SIGINT, "sigkill": signal.SIGKILL}
+SIGNALS = {"sigterm": signal.SIGTERM, "sigint": signal.SIGINT, "sigkill": signal.SIGKILL,
+           BUSY: signal.SIGTERM}
 #: how each ending shows in the exit status
 EXIT_STATUS = {"return": 0, "raise": 1, "sigterm": -signal.SIGTERM, "sigint": -signal.SIGINT,
-               "sigkill": -signal.SIGKILL}
+               "sigkill": -signal.SIGKILL, BUSY: -signal.SIGTERM}
 CHILD_TIMEOUT = 120.0
 #: the SIGKILL test's flush interval, and how long after the last logging call it kills
 KILL_FLUSH_SECS = 1.0
@@ -60,15 +63,17 @@ def _start(how: str, root: Path, server_url: str, extra_env: dict[str, str] | No
            ) -> Child:
     runs, envs = [], {}
     for backend in BACKENDS:
-        options: dict[str, str] = {}
+        options: dict[str, object] = {}
         if backend.startswith("visdom"):
             envs[backend] = "exit-" + uuid.uuid4().hex[:10]
             dead = f"http://127.0.0.1:{servers.free_port()}"  # nothing listens there
             options = {"server": server_url if backend == "visdom" else dead,
                        "env": envs[backend]}
+        if how == BUSY:  # a short queue: the backlog to write at close stays small
+            options["queue_size"] = 2_000
         runs.append({"backend": backend.split("-")[0], "logdir": str(root / backend),
                      "options": options})
-    mode = how if how in ("return", "raise") else "wait"
+    mode = how if how in ("return", "raise") else "busy" if how == BUSY else "wait"
     environ = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
     process = subprocess.Popen(
         [sys.executable, str(CHILD), mode, str(N), json.dumps(runs)],
@@ -139,7 +144,10 @@ def _check_exit(child: Child) -> None:
 
 def _check_values(child: Child, backend: str, server: servers.Server) -> None:
     steps = _steps(child, backend, server)
-    assert sorted(steps) == list(range(N)), (
+    expected = list(range(N))
+    if child.how == BUSY:  # it went on logging until the signal: a longer prefix
+        expected = list(range(max(N, len(steps))))
+    assert sorted(steps) == expected, (
         f"{backend}/{child.how}: {len(steps)} points read back, {len(set(steps))} distinct, "
         f"expected {N}\n{child.stderr[-2000:]}"
     )
@@ -147,21 +155,21 @@ def _check_values(child: Child, backend: str, server: servers.Server) -> None:
 
 @pytest.fixture(scope="module")
 def ended_runs(tmp_path_factory, visdom_server) -> dict[str, Child]:
-    """Four children (one per ending), all running at once."""
+    """Five children (one per ending), all running at once."""
     root = tmp_path_factory.mktemp("exits")
     url = visdom_server.url.rstrip("/")
-    children = [_start(how, root / how, url) for how in HOWS]
+    children = [_start(how, root / how, url) for how in (*HOWS, BUSY)]
     _finish(children)
     return {child.how: child for child in children}
 
 
-@pytest.mark.parametrize("how", HOWS)
+@pytest.mark.parametrize("how", (*HOWS, BUSY))
 def test_the_process_ends_as_it_would_without_vizlog(ended_runs, how):
     _check_exit(ended_runs[how])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("how", HOWS)
+@pytest.mark.parametrize("how", (*HOWS, BUSY))
 def test_every_value_survives_the_ending(ended_runs, visdom_server, how, backend):
     _check_values(ended_runs[how], backend, visdom_server)
 
