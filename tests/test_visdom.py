@@ -228,6 +228,7 @@ def test_many_points_of_a_window_go_in_one_request(visdom_server, tmp_path):
         if step % 100 == 0:
             records.append(Text("log", step, 0.0, f"at {step}"))
     backend.write_batch(records)
+    backend.flush()  # records may be held up to SEND_INTERVAL to share requests
     updates = spy.calls.count("update")
     backend.close()
     assert updates == 3  # one append per window, for 2,010 records
@@ -372,6 +373,7 @@ def test_answer_lost_after_delivery_is_not_sent_twice(visdom_server, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         backend.write_batch([Scalar("loss", s, 0.0, float(s)) for s in range(100)])
+        backend.flush()  # send now rather than after SEND_INTERVAL
         assert backend.spool.pending == 100  # not confirmed, so kept
         backend.write_batch([Scalar("loss", s, 0.0, float(s)) for s in range(100, 150)])
         backend.close()  # reconnects, sees the 100 points arrived, sends only the rest

@@ -49,6 +49,9 @@ RETRY_MAX = 30.0
 DEFAULT_SAVE_INTERVAL = 60.0
 PROBE_TIMEOUT = 2.0  # a server that takes longer to answer "are you there" counts as down
 CHUNK = 10_000  # records sent (or read back from the spool) together
+#: seconds records wait so that many points of a window share one request; a live plot lags
+#: by at most about this (plus the sender's idle tick, 0.5 s, when logging stops)
+SEND_INTERVAL = 0.25
 CHUNK_BYTES = 64 << 20  # and at most this much spool read back at once
 JOURNAL_LIMIT = 200_000  # points kept for re-sending; more forces a save of the environment
 REJECTED_FILE = "visdom-rejected.jsonl"
@@ -135,6 +138,8 @@ class VisdomBackend(Backend):
         self._last_save = time.monotonic()
         self._warned_rejected: set[str] = set()
         self.delivered = 0  # records fully delivered by this backend (for replay's count)
+        self._held: list[Record] = []  # waiting to be sent together (at most SEND_INTERVAL)
+        self._sent_at = time.monotonic()
 
     # ------------------------------------------------------------------ Backend interface
 
@@ -142,7 +147,15 @@ class VisdomBackend(Backend):
         self.write_batch([record])
 
     def write_batch(self, records: list[Record]) -> None:
-        """Deliver now if the server answers, else spool; returns quickly either way."""
+        """Hold records for up to ``SEND_INTERVAL`` so that each window gets one request for
+        many points, then deliver them if the server answers, else spool them."""
+        self._held.extend(records)
+        if len(self._held) >= CHUNK or time.monotonic() - self._sent_at >= SEND_INTERVAL:
+            self._send_held()
+
+    def _send_held(self) -> None:
+        records, self._held = self._held, []
+        self._sent_at = time.monotonic()
         if not records:
             return
         if not self._ensure_connected():
@@ -157,6 +170,7 @@ class VisdomBackend(Backend):
 
     def flush(self) -> None:
         """Everything written so far is delivered or in the spool when this returns."""
+        self._send_held()
         self.tick()
 
     def tick(self) -> None:
@@ -166,6 +180,8 @@ class VisdomBackend(Backend):
         """
         if self._closed:
             return
+        if self._held and time.monotonic() - self._sent_at >= SEND_INTERVAL:
+            self._send_held()
         if (not self._connected or self.spool.pending) and self._ensure_connected():
             self._drain()
         self._maybe_save()
@@ -178,6 +194,7 @@ class VisdomBackend(Backend):
         """
         if self._closed:
             return
+        self._send_held()
         if not self._connected or self.spool.pending:
             if self._ensure_connected(force=True):
                 self._drain()
