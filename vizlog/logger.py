@@ -369,8 +369,12 @@ class Logger:
         for sink in self._sinks:
             sink.flush()
 
-    def close(self) -> None:
-        """Flush, then release the backends.  Calls after ``close`` are ignored."""
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, then release the backends.  Calls after ``close`` are ignored.
+
+        ``timeout`` bounds the wait for each background backend (at exit: ``EXIT_TIMEOUT``),
+        so that a backend that hangs cannot hang the process.
+        """
         with _close_lock:
             if self._closed:
                 return
@@ -378,7 +382,7 @@ class Logger:
         if os.getpid() != self._pid:
             return
         for sink in self._sinks:
-            sink.close()
+            sink.close(timeout)
         _open_loggers.discard(self)
 
     def __enter__(self) -> Logger:
@@ -440,11 +444,15 @@ _close_lock = threading.Lock()
 _exit_handlers_installed = False
 
 
+#: seconds each background backend gets to finish at exit or SIGTERM
+EXIT_TIMEOUT = 60.0
+
+
 def close_all() -> None:
     """Close every open Logger (at interpreter exit and on SIGTERM)."""
     for logger in list(_open_loggers):
         try:
-            logger.close()
+            logger.close(EXIT_TIMEOUT)
         except Exception:  # noqa: BLE001 - one logger's failure must not stop the others
             pass
 
