@@ -157,9 +157,18 @@ def _decode(value: Any) -> Any:
     return value
 
 
+_FIELD_NAMES: dict[type[Record], tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in RECORD_TYPES.values()
+}
+
+
 def to_json(record: Record) -> str:
     """One line of JSON that ``from_json`` turns back into an equal record."""
-    payload = {f.name: _encode(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    if type(record) is Scalar:  # the bulk of a spool: no per-field dispatch
+        payload = {"tag": record.tag, "step": record.step, "walltime": record.walltime,
+                   "value": record.value}
+    else:
+        payload = {name: _encode(getattr(record, name)) for name in _FIELD_NAMES[type(record)]}
     payload["kind"] = record.kind
     return json.dumps(payload, separators=(",", ":"), allow_nan=True)
 
