@@ -1,7 +1,9 @@
 """Background delivery: the training thread hands records over; one thread per backend writes.
 
 Handing a record over costs an append to a deque under a lock, so slow I/O (event files,
-HTTP) never runs on the training thread.  The queue is bounded: when it is full the caller
+HTTP) never runs on the training thread.  The sender is not woken for each record (every
+wake-up takes the GIL from the training thread): it looks every ``POLL_SECONDS``, and at once
+when a batch of ``WAKE_AT`` records, a flush or a close is waiting.  The queue is bounded: when it is full the caller
 waits until the sender has taken a batch (it never drops a record).  The sender calls the
 backend's ``write_batch`` with everything queued so far, in order, its ``tick`` when idle
 (retries, periodic saves), and ``flush``/``close`` when asked, all from the same thread.
@@ -20,7 +22,10 @@ from vizlog.records import Record
 
 DEFAULT_QUEUE_SIZE = 100_000
 MAX_BATCH = 10_000
-TICK_SECONDS = 0.5
+#: the sender looks for records this often (and calls the backend's ``tick`` when idle)
+POLL_SECONDS = 0.1
+#: ... or as soon as this many are queued, or a flush or close is asked for
+WAKE_AT = 1_000
 
 
 class _Marker:
@@ -45,6 +50,7 @@ class BackgroundDelivery:
         self._has_items = threading.Condition(self._lock)
         self._has_room = threading.Condition(self._lock)
         self._sender_waiting = False
+        self._markers = 0  # flush/close requests queued: the sender must not doze
         self._closed = False
         self._warned: set[str] = set()
         self._thread = threading.Thread(
@@ -60,7 +66,9 @@ class BackgroundDelivery:
                 while len(self._queue) >= self._queue_size and self._thread.is_alive():
                     self._has_room.wait(0.1)
             self._queue.append(record)
-            if self._sender_waiting:
+            # Waking the sender for every record costs the training thread a GIL hand-over
+            # per call; it wakes by itself every POLL_SECONDS, or here once a batch is due.
+            if self._sender_waiting and len(self._queue) >= WAKE_AT:
                 self._has_items.notify()
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -80,6 +88,7 @@ class BackgroundDelivery:
     def _request(self, marker: _Marker, timeout: float | None) -> bool:
         with self._lock:
             self._queue.append(marker)
+            self._markers += 1
             self._has_items.notify()
         while not marker.done.wait(0.1 if timeout is None else min(timeout, 0.1)):
             if not self._thread.is_alive():
@@ -95,13 +104,16 @@ class BackgroundDelivery:
     def _run(self) -> None:
         while True:
             with self._lock:
-                if not self._queue:
+                if len(self._queue) < WAKE_AT and not self._markers:
                     self._sender_waiting = True
-                    self._has_items.wait(TICK_SECONDS)
+                    self._has_items.wait(POLL_SECONDS)
                     self._sender_waiting = False
                 batch = []
                 while self._queue and len(batch) < MAX_BATCH:
-                    batch.append(self._queue.popleft())
+                    item = self._queue.popleft()
+                    if isinstance(item, _Marker):
+                        self._markers -= 1
+                    batch.append(item)
                 self._has_room.notify_all()
             if not batch:
                 self._guard("tick", self.backend.tick)
