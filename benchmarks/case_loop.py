@@ -156,7 +156,7 @@ def _run(ctx: Context) -> list[Row]:
             variant(-1)
         for values in flushes.values():
             values.clear()
-        samples = alternate(variants, max(3, ctx.sizes.repeats))
+        samples = alternate(variants, max(2, ctx.sizes.loop_repeats))
         for _, _, close in loggers.values():
             close()
     none = median(samples["none"])

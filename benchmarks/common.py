@@ -48,6 +48,7 @@ class Sizes:
     scalar_batch: int
     visdom_raw_batch: int
     loop_steps: int
+    loop_repeats: int
     hist_values: int
     delivery_prefill: int
     delivery_raw_rounds: int
@@ -62,6 +63,7 @@ FULL = Sizes(
     scalar_batch=1000,
     visdom_raw_batch=50,
     loop_steps=40,
+    loop_repeats=21,  # a few percent is the whole question here: many short blocks
     hist_values=10_000_000,
     delivery_prefill=1000,
     delivery_raw_rounds=40,
@@ -76,6 +78,7 @@ QUICK = Sizes(
     scalar_batch=50,
     visdom_raw_batch=3,
     loop_steps=3,
+    loop_repeats=2,
     hist_values=100_000,
     delivery_prefill=20,
     delivery_raw_rounds=2,
