@@ -2,11 +2,12 @@
 
 Handing a record over costs an append to a deque under a lock, so slow I/O (event files,
 HTTP) never runs on the training thread.  The sender is not woken for each record (every
-wake-up takes the GIL from the training thread): it looks every ``POLL_SECONDS``, and at once
-when a batch of ``WAKE_AT`` records, a flush or a close is waiting.  The queue is bounded: when it is full the caller
-waits until the sender has taken a batch (it never drops a record).  The sender calls the
-backend's ``write_batch`` with everything queued so far, in order, its ``tick`` when idle
-(retries, periodic saves), and ``flush``/``close`` when asked, all from the same thread.
+wake-up takes the GIL from the training thread): it looks every ``POLL_SECONDS``, and at
+once when a batch of ``WAKE_AT`` records, a flush or a close is waiting.  The queue is
+bounded: when it is full the caller waits until the sender has taken a batch (it never drops
+a record).  The sender calls the backend's ``write_batch`` with everything queued so far, in
+order, its ``tick`` when idle (retries, periodic saves), and ``flush``/``close`` when asked,
+all from the same thread.
 """
 
 from __future__ import annotations
