@@ -133,37 +133,38 @@ def _run(ctx: Context) -> list[Row]:
                     {"train": value, "val": value * 1.1, "test": value * 1.2})
         return (time.perf_counter_ns() - begin) / steps
 
-    loggers: dict[str, Pair] = {}
-    with quiet():
-        for backend in ("tensorboard", "tensorboardx"):
-            loggers[backend] = _writer_loggers(ctx, backend)
-        loggers["visdom"] = _visdom_loggers(ctx)
-        flushes: dict[str, list[float]] = {}
-        variants: dict[str, Callable[[int], float]] = {"none": lambda r: train(None)}
-        for backend, (raw_pair, vizlog_pair, _) in loggers.items():
+    makers: dict[str, Callable[[], Pair]] = {
+        "tensorboard": lambda: _writer_loggers(ctx, "tensorboard"),
+        "tensorboardx": lambda: _writer_loggers(ctx, "tensorboardx"),
+        "visdom": lambda: _visdom_loggers(ctx),
+    }
+    rows = []
+    ms = 1e-6
+    for backend, make in makers.items():
+        # One backend at a time: only its raw writer and its Logger are alive while its
+        # blocks run, so the other backends' threads do not weigh on its numbers.
+        with quiet():
+            raw_pair, vizlog_pair, close = make()
+            flushes: dict[str, list[float]] = {"raw": [], "vizlog": []}
+            variants: dict[str, Callable[[int], float]] = {"none": lambda r: train(None)}
             for kind, (fn, flush) in (("raw", raw_pair), ("vizlog", vizlog_pair)):
-                name = f"{kind} {backend}"
-                flushes[name] = []
 
-                def block(r: int, fn: Log = fn, flush: Flush = flush, name: str = name) -> float:
+                def block(r: int, fn: Log = fn, flush: Flush = flush,
+                          flush_times: list[float] = flushes[kind]) -> float:
                     mean = train(fn)
                     # the block's leftovers must not land in the next variant's block
-                    flushes[name].append(timed_ns(flush))
+                    flush_times.append(timed_ns(flush))
                     return mean
 
-                variants[name] = block
-        for variant in variants.values():  # warm up every path once
-            variant(-1)
-        for values in flushes.values():
-            values.clear()
-        samples = alternate(variants, max(2, ctx.sizes.loop_repeats))
-        for _, _, close in loggers.values():
+                variants[kind] = block
+            for variant in variants.values():  # warm up every path once
+                variant(-1)
+            for values in flushes.values():
+                values.clear()
+            samples = alternate(variants, max(2, ctx.sizes.loop_repeats))
             close()
-    none = median(samples["none"])
-    ms = 1e-6
-    rows = []
-    for backend in loggers:
-        v, w = median(samples[f"vizlog {backend}"]), median(samples[f"raw {backend}"])
+        none = median(samples["none"])
+        v, w = median(samples["vizlog"]), median(samples["raw"])
         rows.append(Row(
             case=f"2. training loop, 5 scalars + 1 scalars/step ({backend})",
             vizlog=v * ms, raw=w * ms, unit="ms/step", ratio=v / none,
@@ -174,7 +175,7 @@ def _run(ctx: Context) -> list[Row]:
                 "raw_overhead_pct": 100 * (w / none - 1),
                 "steps_per_block": steps,
                 "torch_threads": torch.get_num_threads(),
-                "vizlog_flush_ms_per_block": median(flushes[f"vizlog {backend}"]) * ms,
+                "vizlog_flush_ms_per_block": median(flushes["vizlog"]) * ms,
             },
             shown=(f"{v * ms:.2f} ms/step ({100 * (v / none - 1):+.1f}%)",
                    f"{w * ms:.2f} ms/step ({100 * (w / none - 1):+.1f}%)"),
