@@ -176,7 +176,8 @@ def test_records_round_trip_through_json(tmp_path):
 
     with vizlog.Logger("fake") as log:
         log.scalar("s", 1.5, 1)
-        log.scalars("m", {"a": 1, "b": float("nan")}, 2)
+        with pytest.warns(RuntimeWarning, match="non-finite"):
+            log.scalars("m", {"a": 1, "b": float("nan")}, 2)
         log.histogram("h", [1.0, 2.0, 3.0])
         log.image("i", np.zeros((3, 2, 2)))
         log.embedding(np.eye(3), metadata=["a", "b", "c"])
