@@ -288,12 +288,12 @@ def _add_replay_parser(sub: Any) -> None:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    try:
-        from vizlog.spool import replay
-    except ImportError as exc:
-        raise CliError(f"replay is not available: {exc}") from exc
+    from vizlog.spool import replay
+
     try:
         count = replay(args.logdir, server=args.server, env=args.env)
+    except ImportError as exc:  # the Visdom backend is imported by replay() itself
+        raise CliError(f"replay is not available: {exc}") from exc
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from exc
     print(f"replayed {count} record(s) from {args.logdir}")
