@@ -22,7 +22,7 @@ def _status_mb(field: str) -> float:
 
 def main(count: int, logdir: str, port: int) -> dict[str, float]:
     import vizlog
-    from vizlog.spool import Spool
+    from vizlog.backends.visdom.spool import Spool
 
     warnings.simplefilter("ignore")  # the outage warning is expected
     log = vizlog.Logger("visdom", logdir=logdir, server=f"http://127.0.0.1:{port}",

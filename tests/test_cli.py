@@ -261,7 +261,7 @@ def test_serve_that_never_comes_up_reports_and_cleans_up(tmp_path: Path, free_po
 
 def test_serve_visdom_says_once_when_assets_are_missing(tmp_path: Path) -> None:
     pytest.importorskip("visdom")
-    from vizlog import visdom_assets
+    from vizlog.servers import visdom_assets
 
     with servers.serve("visdom", port=0, env_path=tmp_path) as server:
         for _ in range(2):  # the page, twice: each render would log every missing file
@@ -315,8 +315,8 @@ def test_replay_delivers_a_spool_to_a_visdom_server(
     tmp_path: Path, visdom_server: servers.Server
 ) -> None:
     visdom = pytest.importorskip("visdom")
+    from vizlog.backends.visdom.spool import Spool
     from vizlog.records import Scalar
-    from vizlog.spool import Spool
 
     spool = Spool(tmp_path)
     spool.set_meta(server="http://127.0.0.1:1", env="unreachable")  # where the run logged

@@ -12,7 +12,7 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.util import tensor_util
 
 import vizlog
-from vizlog.convert import TENSORFLOW_EDGES
+from vizlog.concepts.histogram import TENSORFLOW_EDGES
 
 WRITERS = ["tensorboard", "tensorboardx"]
 

@@ -9,7 +9,7 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 from torch.utils.tensorboard.summary import scalar
 
-from vizlog.backends import eventfile
+from vizlog.backends.tensorboard import eventfile
 
 
 @pytest.mark.parametrize(

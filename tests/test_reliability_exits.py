@@ -23,9 +23,9 @@ import pytest
 from eventfiles import accumulate
 
 from vizlog import servers
+from vizlog.backends.visdom.http import VisdomHTTP
+from vizlog.backends.visdom.spool import pending_records
 from vizlog.records import Scalar
-from vizlog.spool import pending_records
-from vizlog.visdom_http import VisdomHTTP
 
 N = 10_000
 CHILD = Path(__file__).with_name("child_logging.py")

@@ -69,7 +69,7 @@ def test_visdom_spool_of_hostile_tags_stays_inside_the_logdir(tmp_path):
 
 
 def test_text_sent_to_visdom_is_escaped(visdom_server, tmp_path):
-    from vizlog.visdom_http import VisdomHTTP
+    from vizlog.backends.visdom.http import VisdomHTTP
 
     env = "sec-" + uuid.uuid4().hex[:8]
     hostile = '<img src=x onerror="alert(1)"><script>alert(2)</script>&amp;'
@@ -171,7 +171,7 @@ def login_server(tmp_path, free_port):
 
 
 def _delivered(url: str, env: str, username: str, password: str) -> dict:
-    from vizlog.visdom_http import VisdomHTTP
+    from vizlog.backends.visdom.http import VisdomHTTP
 
     http = VisdomHTTP(url, username, password)
     try:
@@ -199,8 +199,8 @@ def test_visdom_login_from_the_environment(login_server, tmp_path, monkeypatch):
                                             (None, "VIZLOG_VISDOM_USERNAME")])
 def test_visdom_refused_login_spools_and_says_why(login_server, tmp_path, monkeypatch,
                                                   password, hint):
-    from vizlog.backends.visdom import VisdomUnavailableWarning
-    from vizlog.spool import pending_records
+    from vizlog.backends.visdom.backend import VisdomUnavailableWarning
+    from vizlog.backends.visdom.spool import pending_records
 
     monkeypatch.delenv("VIZLOG_VISDOM_USERNAME", raising=False)
     monkeypatch.delenv("VIZLOG_VISDOM_PASSWORD", raising=False)

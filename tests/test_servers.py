@@ -239,7 +239,7 @@ def local_registry():
 
 
 def test_assets_are_fetched_from_the_registry_into_place(local_registry, tmp_path: Path) -> None:
-    from vizlog import visdom_assets
+    from vizlog.servers import visdom_assets
 
     registry, tarballs, requested = local_registry
     package = visdom_assets.Package(
@@ -270,7 +270,7 @@ def test_assets_are_fetched_from_the_registry_into_place(local_registry, tmp_pat
 
 
 def test_asset_fetch_errors_name_the_package(local_registry, tmp_path: Path) -> None:
-    from vizlog import visdom_assets
+    from vizlog.servers import visdom_assets
 
     registry, tarballs, _ = local_registry
     absent = visdom_assets.Package("absent", "0.1.0", (("a.js", "js/a.js"),))
@@ -291,7 +291,7 @@ def test_asset_list_covers_every_file_visdoms_page_loads() -> None:
     import re
 
     pytest.importorskip("visdom")
-    from vizlog import visdom_assets
+    from vizlog.servers import visdom_assets
 
     static = Path(visdom_assets.static_dir())
     wanted = set(

@@ -8,8 +8,9 @@ import os
 import numpy as np
 import pytest
 
+from vizlog.backends.visdom.replay import replay
+from vizlog.backends.visdom.spool import Spool, pending_records
 from vizlog.records import Histogram, Scalar, Text
-from vizlog.spool import Spool, pending_records, replay
 
 
 def _scalars(n, start=0):

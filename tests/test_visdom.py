@@ -28,10 +28,10 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 import vizlog  # noqa: E402
-from vizlog.backends.visdom import VisdomBackend, VisdomUnavailableWarning  # noqa: E402
+from vizlog.backends.visdom.backend import VisdomBackend, VisdomUnavailableWarning  # noqa: E402
+from vizlog.backends.visdom.http import VisdomUnavailable  # noqa: E402
+from vizlog.backends.visdom.spool import Spool, pending_records  # noqa: E402
 from vizlog.records import Scalar, Text  # noqa: E402
-from vizlog.spool import Spool, pending_records  # noqa: E402
-from vizlog.visdom_http import VisdomUnavailable  # noqa: E402
 
 
 def _env() -> str:
@@ -277,7 +277,7 @@ def test_server_absent_spool_then_replay(tmp_path, free_port, start_visdom):
 
 
 def test_replay_without_server_keeps_the_spool(tmp_path, free_port):
-    from vizlog.spool import replay
+    from vizlog.backends.visdom.replay import replay
 
     spool = Spool(tmp_path)
     spool.append([Scalar("x", 1, 0.0, 1.0)])

@@ -8,9 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from vizlog import convert
-from vizlog.records import Embedding, Graph, Histogram, Image, PRCurve, Scalar, Scalars, Text
-from vizlog.visdom_payloads import (
+from vizlog.backends.visdom.payloads import (
     APPEND,
     TEXT_SEPARATOR,
     TRACE,
@@ -26,10 +24,12 @@ from vizlog.visdom_payloads import (
     trace_messages,
     window_counts,
 )
+from vizlog.concepts import histogram, pr_curve
+from vizlog.records import Embedding, Graph, Histogram, Image, PRCurve, Scalar, Scalars, Text
 
 
 def _histogram(values, step=1, bins="tensorflow"):
-    return Histogram(tag="w", step=step, walltime=0.0, **convert.histogram_fields(values, bins))
+    return Histogram(tag="w", step=step, walltime=0.0, **histogram.histogram_fields(values, bins))
 
 
 def test_scalar_is_one_append_point_x_step():
@@ -134,7 +134,7 @@ def test_embedding_traces_per_label_2d_and_3d():
 
 
 def test_pr_curve_is_a_named_trace_with_ap_in_title():
-    fields = convert.pr_curve_fields([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3], 11, None)
+    fields = pr_curve.pr_curve_fields([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3], 11, None)
     record = PRCurve("pr", 5, 0.0, **fields)
     (op,) = record_ops(record)
     assert op.mode == TRACE and op.names == ("step 5",)

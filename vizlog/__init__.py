@@ -19,14 +19,14 @@ _LAZY = {
     "SummaryWriter": "vizlog.summary_writer",
     "serve": "vizlog.servers",
     "read_scalars": "vizlog.export",
-    "replay": "vizlog.spool",
+    "replay": "vizlog.backends.visdom.replay",
 }
 
 if TYPE_CHECKING:
+    from vizlog.backends.visdom.replay import replay
     from vizlog.export import read_scalars
     from vizlog.logger import Logger
     from vizlog.servers import serve
-    from vizlog.spool import replay
     from vizlog.summary_writer import SummaryWriter
 
 

@@ -183,7 +183,7 @@ def _add_assets_parser(sub: Any) -> None:
 
 
 def _fetch_visdom_assets(registry: str | None, use_npm: bool | None, force: bool) -> None:
-    from vizlog import visdom_assets
+    from vizlog.servers import visdom_assets
 
     try:
         written = visdom_assets.fetch_assets(
@@ -202,7 +202,7 @@ def _fetch_visdom_assets(registry: str | None, use_npm: bool | None, force: bool
 
 
 def _cmd_assets(args: argparse.Namespace) -> int:
-    from vizlog import visdom_assets
+    from vizlog.servers import visdom_assets
 
     if args.check:
         try:
@@ -288,7 +288,7 @@ def _add_replay_parser(sub: Any) -> None:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from vizlog.spool import replay
+    from vizlog.backends.visdom.replay import replay
 
     try:
         count = replay(args.logdir, server=args.server, env=args.env)

@@ -46,20 +46,6 @@ def logdir() -> str:
     return env("VIZLOG_LOGDIR") or os.path.join("runs", default_run_name())
 
 
-def distributed_rank() -> int:
-    """This process's global rank: torch.distributed when initialised, else ``RANK``."""
-    import sys
-
-    dist = sys.modules.get("torch.distributed")
-    if dist is not None and dist.is_available() and dist.is_initialized():
-        return int(dist.get_rank())
-    for name in ("RANK", "SLURM_PROCID"):
-        value = env(name)
-        if value is not None and value.strip().lstrip("-").isdigit():
-            return int(value)
-    return 0
-
-
 def flush_secs() -> float:
     """How often the TensorBoard writers flush: the most a SIGKILL can lose, in seconds."""
     value = env("VIZLOG_FLUSH_SECS")

@@ -1,21 +1,26 @@
-"""Background delivery: the training thread hands records over; one thread per backend writes.
+"""Delivery: the training thread hands records over; one thread per backend writes them.
 
 Handing a record over costs an append to a deque under a lock, so slow I/O (event files,
 HTTP) never runs on the training thread.  The sender is not woken for each record (every
 wake-up takes the GIL from the training thread): it looks every ``POLL_SECONDS``, and at
-once when a batch of ``WAKE_AT`` records, a flush or a close is waiting.  The queue is
-bounded: when it is full the caller waits until the sender has taken a batch (it never drops
-a record).  The sender calls the backend's ``write_batch`` with everything queued so far, in
-order, its ``tick`` when idle (retries, periodic saves), and ``flush``/``close`` when asked,
-all from the same thread.
+once when a batch of ``WAKE_AT`` records, a full queue, a flush or a close is waiting.
+
+Two bounds hold the training thread back, and only when the sender cannot keep up: the queue
+holds at most ``queue_size`` records, and a backend with a ``max_lag`` (TensorBoard: what a
+SIGKILL may lose) never lets its oldest queued record get older than that.  Nothing is ever
+dropped to keep up.
+
+One record that a backend fails to write is set aside and counted; the records around it are
+written.  Failures are reported as warnings that repeat with the running count.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 from vizlog.backends.base import Backend
 from vizlog.deferred import Pending, resolve
@@ -27,6 +32,88 @@ MAX_BATCH = 10_000
 POLL_SECONDS = 0.1
 #: ... or as soon as this many are queued, or a flush or close is asked for
 WAKE_AT = 1_000
+#: a failure that keeps happening is reported again at most this often, with its count
+REPEAT_WARNING_SECONDS = 30.0
+
+
+class Sink(Protocol):
+    """How the Logger talks to a backend: directly, or through a sender thread."""
+
+    backend: Backend
+
+    def write(self, item: Record | Pending) -> None: ...
+    def flush(self, timeout: float | None = None) -> bool: ...
+    def close(self, timeout: float | None = None) -> bool: ...
+
+
+class FailureCounter:
+    """Counts records a backend failed to handle and warns: at once for the first of a
+    kind, then at most every ``REPEAT_WARNING_SECONDS`` with the running count."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.total = 0
+        self._counts: dict[str, int] = {}
+        self._reported: dict[str, int] = {}
+        self._last_warning: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, what: str, exc: BaseException, count: int = 1) -> None:
+        key = f"{what}: {type(exc).__name__}"
+        now = time.monotonic()
+        with self._lock:
+            self.total += count
+            self._counts[key] = self._counts.get(key, 0) + count
+            last = self._last_warning.get(key)
+            if last is not None and now - last < REPEAT_WARNING_SECONDS:
+                return
+            self._last_warning[key] = now
+            total = self._counts[key]
+            self._reported[key] = total
+        lost = f"; {total} record(s) set aside so far" if total else ""
+        warnings.warn(
+            f"vizlog: the {self.name!r} backend failed to {what} ({type(exc).__name__}: "
+            f"{exc}){lost}; logging goes on",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+
+    def report_rest(self) -> None:
+        """At close: say the final count of failures not yet reported."""
+        with self._lock:
+            late = {k: n for k, n in self._counts.items() if n != self._reported.get(k, 0)}
+            self._reported.update(late)
+        for key, total in late.items():
+            warnings.warn(
+                f"vizlog: the {self.name!r} backend failed to {key}: {total} record(s) in all",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+
+
+class InlineDelivery:
+    """A backend called on the logging thread (in-memory backends need no thread)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.failures = FailureCounter(backend.name)
+
+    def write(self, item: Record | Pending) -> None:
+        try:
+            record = resolve(item)
+        except Exception as exc:  # noqa: BLE001 - deferred work failing on one record
+            self.failures.add("prepare a record", exc)
+            return
+        if record is not None:
+            self.backend.write(record)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        self.backend.flush()
+        return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        self.backend.close()
+        return True
 
 
 class _Marker:
@@ -47,13 +134,16 @@ class BackgroundDelivery:
         self.name = backend.name
         self._queue: deque[Any] = deque()
         self._queue_size = queue_size
+        self._max_lag: float | None = backend.max_lag
         self._lock = threading.Lock()
         self._has_items = threading.Condition(self._lock)
         self._has_room = threading.Condition(self._lock)
         self._sender_waiting = False
         self._markers = 0  # flush/close requests queued: the sender must not doze
+        #: when the oldest record still queued was queued (None: the queue is empty)
+        self._behind_since: float | None = None
         self._closed = False
-        self._warned: set[str] = set()
+        self.failures = FailureCounter(backend.name)
         self._thread = threading.Thread(
             target=self._run, name=f"vizlog-{backend.name}", daemon=True
         )
@@ -61,29 +151,45 @@ class BackgroundDelivery:
 
     # ---------------------------------------------------------------- training-thread side
 
-    def write(self, record: Record) -> None:
+    def write(self, record: Record | Pending) -> None:
         with self._lock:
-            if len(self._queue) >= self._queue_size:
-                while len(self._queue) >= self._queue_size and self._thread.is_alive():
-                    self._has_room.wait(0.1)
-            self._queue.append(record)
+            queue = self._queue
+            if not queue:
+                self._behind_since = time.monotonic()
+            elif len(queue) >= self._queue_size or self._too_far_behind():
+                self._wait_for_sender()
+            queue.append(record)
             # Waking the sender for every record costs the training thread a GIL hand-over
             # per call; it wakes by itself every POLL_SECONDS, or here once a batch is due.
-            if self._sender_waiting and len(self._queue) >= WAKE_AT:
+            if self._sender_waiting and len(queue) >= WAKE_AT:
                 self._has_items.notify()
 
+    def _too_far_behind(self) -> bool:
+        return (self._max_lag is not None and self._behind_since is not None
+                and time.monotonic() - self._behind_since > self._max_lag)
+
+    def _wait_for_sender(self) -> None:
+        """Under the lock: wake the sender and wait until it has taken records."""
+        while ((len(self._queue) >= self._queue_size or self._too_far_behind())
+               and self._thread.is_alive()):
+            self._has_items.notify()
+            self._has_room.wait(POLL_SECONDS)
+
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything written before this call is delivered (or spooled)."""
+        """Wait until everything written before this call is delivered (or spooled), or
+        ``timeout`` seconds; False when the time ran out."""
         return self._request(_Marker(), timeout)
 
     def close(self, timeout: float | None = None) -> bool:
-        """Flush, close the backend and stop the thread; later writes are ignored."""
+        """Flush, close the backend and stop the thread, waiting at most ``timeout``."""
         with self._lock:
             if self._closed:
                 return True
             self._closed = True
+        deadline = None if timeout is None else time.monotonic() + timeout
         done = self._request(_Marker(close=True), timeout)
-        self._thread.join(timeout)
+        self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self.failures.report_rest()
         return done
 
     def _request(self, marker: _Marker, timeout: float | None) -> bool:
@@ -91,72 +197,79 @@ class BackgroundDelivery:
             self._queue.append(marker)
             self._markers += 1
             self._has_items.notify()
-        while not marker.done.wait(0.1 if timeout is None else min(timeout, 0.1)):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL_SECONDS if deadline is None else min(POLL_SECONDS,
+                                                             deadline - time.monotonic())
+            if left <= 0:
+                return marker.done.is_set()
+            if marker.done.wait(left):
+                return True
             if not self._thread.is_alive():
-                return False
-            if timeout is not None:
-                timeout -= 0.1
-                if timeout <= 0:
-                    return False
-        return True
+                return marker.done.is_set()
 
     # ---------------------------------------------------------------- sender side
 
+    def _take(self) -> list[Any]:
+        with self._lock:
+            if len(self._queue) < WAKE_AT and not self._markers:
+                self._sender_waiting = True
+                self._has_items.wait(POLL_SECONDS)
+                self._sender_waiting = False
+            batch = []
+            queue = self._queue
+            while queue and len(batch) < MAX_BATCH:
+                item = queue.popleft()
+                if type(item) is _Marker:
+                    self._markers -= 1
+                batch.append(item)
+            if not queue:
+                self._behind_since = None
+            self._has_room.notify_all()
+        return batch
+
     def _run(self) -> None:
         while True:
-            with self._lock:
-                if len(self._queue) < WAKE_AT and not self._markers:
-                    self._sender_waiting = True
-                    self._has_items.wait(POLL_SECONDS)
-                    self._sender_waiting = False
-                batch = []
-                while self._queue and len(batch) < MAX_BATCH:
-                    item = self._queue.popleft()
-                    if isinstance(item, _Marker):
-                        self._markers -= 1
-                    batch.append(item)
-                self._has_room.notify_all()
+            batch = self._take()
             if not batch:
-                self._guard("tick", self.backend.tick)
+                self._guard("keep up", self.backend.tick)
                 continue
             records: list[Record] = []
             for item in batch:
-                if not isinstance(item, _Marker):
+                if type(item) is not _Marker:
                     record = self._resolve(item)
                     if record is not None:
                         records.append(record)
                     continue
                 if records:
-                    self._guard("write", self.backend.write_batch, records)
+                    self._write(records)
                     records = []
                 self._guard("flush", self.backend.close if item.close else self.backend.flush)
                 item.done.set()
                 if item.close:
                     return
             if records:
-                self._guard("write", self.backend.write_batch, records)
+                self._write(records)
+
+    def _write(self, records: list[Record]) -> None:
+        try:
+            failed = self.backend.write_batch(records)
+        except Exception as exc:  # noqa: BLE001 - the whole batch: counted, run goes on
+            self.failures.add("write", exc, len(records))
+            return
+        for record, exc in failed:
+            self.failures.add(f"write a {record.kind} record", exc)
 
     def _resolve(self, item: Record | Pending) -> Record | None:
         try:
             return resolve(item)
         except Exception as exc:  # noqa: BLE001 - never lose the sender over one record
-            self._warn_once("prepare a record", exc)
+            self.failures.add("prepare a record", exc)
             return None
 
-    def _guard(self, what: str, call: Any, *args: Any) -> None:
-        """A backend failure is reported once per kind and never stops the sender."""
+    def _guard(self, what: str, call: Any) -> None:
+        """A backend failure is counted and reported; it never stops the sender."""
         try:
-            call(*args)
+            call()
         except Exception as exc:  # noqa: BLE001 - the training run must go on
-            self._warn_once(what, exc)
-
-    def _warn_once(self, what: str, exc: Exception) -> None:
-        key = f"{what}:{type(exc).__name__}"
-        if key not in self._warned:
-            self._warned.add(key)
-            warnings.warn(
-                f"vizlog: the {self.name!r} backend failed to {what} "
-                f"({type(exc).__name__}: {exc}); logging goes on",
-                RuntimeWarning,
-                stacklevel=1,
-            )
+            self.failures.add(what, exc, 0)

@@ -42,7 +42,7 @@ def backend_lines() -> list[str]:
 
 
 def visdom_assets_state() -> str:
-    from vizlog import visdom_assets
+    from vizlog.servers import visdom_assets
 
     missing = visdom_assets.missing_assets()
     if not missing:

@@ -21,14 +21,16 @@ class BackendSpec:
 
 KNOWN_BACKENDS: dict[str, BackendSpec] = {
     "tensorboard": BackendSpec(
-        "vizlog.backends.tensorboard:TorchTensorBoardBackend",
+        "vizlog.backends.tensorboard.writer:TorchTensorBoardBackend",
         ("torch", "tensorboard"),
         "tensorboard",
     ),
     "tensorboardx": BackendSpec(
-        "vizlog.backends.tensorboardx:TensorBoardXBackend", ("tensorboardX",), "tensorboardx"
+        "vizlog.backends.tensorboard.tensorboardx:TensorBoardXBackend",
+        ("tensorboardX",),
+        "tensorboardx",
     ),
-    "visdom": BackendSpec("vizlog.backends.visdom:VisdomBackend", ("visdom",), "visdom"),
+    "visdom": BackendSpec("vizlog.backends.visdom.backend:VisdomBackend", ("visdom",), "visdom"),
     "fake": BackendSpec("vizlog.backends.fake:FakeBackend", (), None),
     "none": BackendSpec("vizlog.backends.fake:NoneBackend", (), None),
 }

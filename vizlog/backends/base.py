@@ -25,14 +25,26 @@ class Backend:
 
     def __init__(self, logdir: str, **options: Any) -> None:
         self.logdir = logdir
+        #: seconds the sender may fall behind before logging calls wait for it (None: no
+        #: bound); a backend whose durability promise depends on it sets it
+        self.max_lag: float | None = None
 
     def write(self, record: Record) -> None:
         raise NotImplementedError
 
-    def write_batch(self, records: list[Record]) -> None:
-        """Deliver several records in order; backends that can batch override this."""
+    def write_batch(self, records: list[Record]) -> list[tuple[Record, Exception]]:
+        """Deliver several records in order; returns those that failed, with why.
+
+        One record that fails must not stop the others: backends that batch override this
+        and keep that rule.
+        """
+        failed = []
         for record in records:
-            self.write(record)
+            try:
+                self.write(record)
+            except Exception as exc:  # noqa: BLE001 - isolated and counted by the caller
+                failed.append((record, exc))
+        return failed
 
     def tick(self) -> None:
         """Called by the sender thread when idle (about twice a second): retries, saves."""

@@ -6,8 +6,8 @@ children in order (SIGTERM, a grace period, then SIGKILL).  A server counts as r
 answers HTTP at all: Visdom without its web assets answers ``/`` with 403 while its API works.
 
 Visdom is not started through ``python -m visdom.server``, which downloads its web assets from
-CDNs at every start and dies without internet; the child runs this module instead (see
-``_run_visdom``), which starts the same tornado application without any download.
+CDNs at every start and dies without internet; the child runs ``vizlog.servers.visdom_app``
+instead, which starts the same tornado application without any download.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO
 
 SERVER_KINDS = ("tensorboard", "visdom")
 DEFAULT_HOST = "127.0.0.1"
@@ -89,7 +88,7 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
     """The host part of a URL a browser on this machine can open."""
     if host in ("0.0.0.0", ""):
         return "127.0.0.1"
@@ -117,7 +116,7 @@ class Server:
         self.host = host
         self.port = port
         self.process = process
-        self.url = f"http://{_url_host(host)}:{port}/"
+        self.url = f"http://{url_host(host)}:{port}/"
         self._echo = echo
         self._lines: collections.deque[str] = collections.deque(maxlen=_OUTPUT_LINES)
         self._reader = threading.Thread(
@@ -280,8 +279,7 @@ def command(
         argv = [
             sys.executable,
             "-m",
-            "vizlog.servers",
-            "visdom",
+            "vizlog.servers.visdom_app",
             "--host",
             host,
             "--port",
@@ -364,64 +362,3 @@ def _stop_all() -> None:
         servers = list(_running)
     for server in servers:
         server.stop(timeout=3)
-
-
-# --- the Visdom child process -------------------------------------------------------------
-
-
-def _run_visdom(argv: Sequence[str]) -> None:
-    """Run Visdom's tornado application without downloading anything.
-
-    Tornado's autoreload is switched off: visdom turns on debug mode, which would re-exec the
-    server whenever an imported source file changes.
-    """
-    import argparse
-    import logging
-
-    parser = argparse.ArgumentParser(prog="python -m vizlog.servers visdom")
-    parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORTS["visdom"])
-    parser.add_argument("--env-path", default=None)
-    args = parser.parse_args(argv)
-
-    from tornado import ioloop, web
-    from visdom.server import app as visdom_app
-    from visdom.server.defaults import DEFAULT_ENV_PATH
-
-    from vizlog import visdom_assets
-
-    class StaticFileHandler(web.StaticFileHandler):
-        """Visdom's page links ``static_url("../user/style.css")``, outside the static root;
-        recent tornado refuses to hash such a path and the page answers 403.  Serve the link
-        without a version hash instead (it resolves to Visdom's ``/user/style.css``)."""
-
-        @classmethod
-        def get_version(cls, settings: dict[str, Any], path: str) -> str | None:
-            try:
-                return super().get_version(settings, path)
-            except web.HTTPError:
-                return None
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:%(name)s:%(message)s")
-    missing = visdom_assets.missing_assets()
-    if missing:
-        # Said once here; tornado would otherwise log each missing file at every page view.
-        print(visdom_assets.missing_message(missing), flush=True)
-        logging.getLogger("tornado.general").addFilter(
-            lambda record: "Could not open static file" not in record.getMessage()
-        )
-    env_path = args.env_path or DEFAULT_ENV_PATH
-    os.makedirs(env_path, exist_ok=True)
-    visdom_app.tornado_settings["autoreload"] = False
-    visdom_app.tornado_settings["static_handler_class"] = StaticFileHandler
-    application: Any = visdom_app.Application(port=args.port, base_url="", env_path=env_path)
-    application.listen(args.port, address=args.host, max_buffer_size=1024**3)
-    print(f"Visdom server listening on {_url_host(args.host)}:{args.port}", flush=True)
-    print(f"Visdom environments are saved in {os.path.abspath(env_path)}", flush=True)
-    ioloop.IOLoop.current().start()
-
-
-if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] != "visdom":
-        sys.exit("usage: python -m vizlog.servers visdom [--host H] [--port N] [--env-path DIR]")
-    _run_visdom(sys.argv[2:])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from torch.utils.tensorboard.summary import make_histogram
 
-from vizlog import convert
+from vizlog.concepts import common, histogram, image, pr_curve
 
 
 @pytest.mark.parametrize(
@@ -19,8 +19,8 @@ from vizlog import convert
     ],
 )
 def test_tensorflow_bins_equal_the_writers(values):
-    ours = convert.histogram_fields(values, "tensorflow")
-    raw = make_histogram(values.astype(float), convert.TENSORFLOW_EDGES.tolist())
+    ours = histogram.histogram_fields(values, "tensorflow")
+    raw = make_histogram(values.astype(float), histogram.TENSORFLOW_EDGES.tolist())
     assert ours["bucket_limits"].tolist() == list(raw.bucket_limit)
     assert ours["bucket_counts"].tolist() == list(raw.bucket)
     assert (ours["num"], ours["min"], ours["max"]) == (raw.num, raw.min, raw.max)
@@ -30,7 +30,7 @@ def test_tensorflow_bins_equal_the_writers(values):
 def test_numpy_bin_rules_equal_the_writers():
     values = np.random.default_rng(1).uniform(size=1000)
     for bins in ("auto", 10, [0.0, 0.5, 1.0]):
-        ours = convert.histogram_fields(values, bins)
+        ours = histogram.histogram_fields(values, bins)
         raw = make_histogram(values, bins)
         assert ours["bucket_counts"].tolist() == list(raw.bucket)
 
@@ -50,26 +50,26 @@ def test_numpy_bin_rules_equal_the_writers():
     ],
 )
 def test_image_layouts(shape, dataformats, expected):
-    assert convert.image_pixels(np.zeros(shape), dataformats).shape == expected
+    assert image.image_pixels(np.zeros(shape), dataformats).shape == expected
 
 
 @pytest.mark.parametrize("shape", [(4, 5, 4), (2, 4, 5, 1), (3, 3, 3)])
 def test_ambiguous_layouts_ask_for_dataformats(shape):
     with pytest.raises(ValueError, match="ambiguous.*dataformats"):
-        convert.image_pixels(np.zeros(shape), None)
+        image.image_pixels(np.zeros(shape), None)
 
 
 def test_chw_and_hwc_give_the_same_picture():
     rng = np.random.default_rng(3)
     chw = rng.uniform(size=(3, 6, 7))
-    a = convert.image_pixels(chw, "CHW")
-    b = convert.image_pixels(np.transpose(chw, (1, 2, 0)), "HWC")
+    a = image.image_pixels(chw, "CHW")
+    b = image.image_pixels(np.transpose(chw, (1, 2, 0)), "HWC")
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a[..., 1], np.rint(chw[1] * 255).astype(np.uint8))
 
 
 def test_pr_curve_weights_and_extremes():
-    fields = convert.pr_curve_fields([1, 1, 0, 0], [1.0, 0.6, 0.4, 0.0], 11, [1, 2, 1, 1])
+    fields = pr_curve.pr_curve_fields([1, 1, 0, 0], [1.0, 0.6, 0.4, 0.0], 11, [1, 2, 1, 1])
     assert fields["true_positive_counts"][0] == 3  # weighted positives
     assert fields["false_positive_counts"][0] == 2
     assert fields["precision"][-1] == 1.0 and fields["recall"][-1] == pytest.approx(1 / 3)
@@ -78,9 +78,9 @@ def test_pr_curve_weights_and_extremes():
 def test_scalar_conversions():
     import torch
 
-    assert convert.to_scalar(np.float16(0.5)) == 0.5
-    assert convert.to_scalar(np.array([[2]])) == 2.0
-    assert convert.to_scalar(torch.tensor([3.5])) == 3.5
-    assert convert.to_scalar(True) == 1.0
-    assert convert.to_step(np.int64(3), "scalar") == 3
-    assert convert.to_step(torch.tensor(4), "scalar") == 4
+    assert common.to_scalar(np.float16(0.5)) == 0.5
+    assert common.to_scalar(np.array([[2]])) == 2.0
+    assert common.to_scalar(torch.tensor([3.5])) == 3.5
+    assert common.to_scalar(True) == 1.0
+    assert common.to_step(np.int64(3), "scalar") == 3
+    assert common.to_step(torch.tensor(4), "scalar") == 4

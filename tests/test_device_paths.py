@@ -8,8 +8,8 @@ import torch
 from eventfiles import accumulate
 
 import vizlog
-from vizlog import convert
-from vizlog.deferred import device_histogram
+from vizlog.concepts import histogram
+from vizlog.concepts.histogram import device_histogram
 
 
 @pytest.mark.parametrize("bins", ["tensorflow", np.linspace(-3, 3, 13)])
@@ -17,8 +17,8 @@ def test_device_binning_equals_numpy_binning_on_cpu(bins):
     """The GPU binning code, run here on a CPU tensor, gives the writers' exact bins."""
     values = torch.randn(100_000, generator=torch.Generator().manual_seed(0))
     values[:5] = torch.tensor([float("nan"), float("inf"), 0.0, 1e-12, -1e-12])
-    on_device = device_histogram(values, convert.check_bins(bins))()
-    expected = convert.histogram_fields(values.numpy(), bins)
+    on_device = device_histogram(values, histogram.check_bins(bins))()
+    expected = histogram.histogram_fields(values.numpy(), bins)
     assert on_device["bucket_limits"].tolist() == expected["bucket_limits"].tolist()
     assert on_device["bucket_counts"].tolist() == expected["bucket_counts"].tolist()
     for key in ("min", "max", "num", "dropped"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vizlog.backends.tensorboard import SummaryWriterBackend
+from vizlog.backends.tensorboard.writer import SummaryWriterBackend
 
 
 class TensorBoardXBackend(SummaryWriterBackend):

@@ -27,10 +27,8 @@ from typing import Any, ClassVar
 
 from vizlog import config
 from vizlog.backends.base import Backend
-from vizlog.records import Record, to_json
-from vizlog.spool import Spool
-from vizlog.visdom_http import VisdomHTTP, VisdomRejected, VisdomUnavailable, parse_server
-from vizlog.visdom_payloads import (
+from vizlog.backends.visdom.http import VisdomHTTP, VisdomRejected, VisdomUnavailable, parse_server
+from vizlog.backends.visdom.payloads import (
     APPEND,
     TRACE,
     WINDOW,
@@ -41,6 +39,8 @@ from vizlog.visdom_payloads import (
     trace_messages,
     window_counts,
 )
+from vizlog.backends.visdom.spool import Spool
+from vizlog.records import Record, to_json
 
 _log = logging.getLogger(__name__)
 
@@ -148,12 +148,13 @@ class VisdomBackend(Backend):
     def write(self, record: Record) -> None:
         self.write_batch([record])
 
-    def write_batch(self, records: list[Record]) -> None:
+    def write_batch(self, records: list[Record]) -> list[tuple[Record, Exception]]:
         """Hold records for up to ``SEND_INTERVAL`` so that each window gets one request for
         many points, then deliver them if the server answers, else spool them."""
         self._held.extend(records)
         if len(self._held) >= CHUNK or time.monotonic() - self._sent_at >= SEND_INTERVAL:
             self._send_held()
+        return []
 
     def _send_held(self) -> None:
         records, self._held = self._held, []

@@ -3,7 +3,7 @@
 The ``visdom.Visdom`` client is not used for sending: it has no timeouts (a hung server hangs
 the caller), asks the server whether a window exists before every append (two round trips per
 point), and cannot append many points in one request.  The messages sent here are the ones
-that client builds (see ``vizlog.visdom_payloads``), posted to the same endpoints.
+that client builds (see ``vizlog.backends.visdom.payloads``), posted to the same endpoints.
 """
 
 from __future__ import annotations

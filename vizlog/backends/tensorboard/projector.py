@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from vizlog.convert import make_grid
+from vizlog.concepts.image import make_grid
 from vizlog.records import Embedding
 
 

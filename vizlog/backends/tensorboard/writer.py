@@ -16,8 +16,13 @@ from typing import Any, ClassVar
 
 from vizlog import config
 from vizlog.backends.base import Backend
-from vizlog.backends.eventfile import EventFile, graph_event, scalar_event, summary_event
-from vizlog.backends.projector import ProjectorWriter
+from vizlog.backends.tensorboard.eventfile import (
+    EventFile,
+    graph_event,
+    scalar_event,
+    summary_event,
+)
+from vizlog.backends.tensorboard.projector import ProjectorWriter
 from vizlog.errors import VizlogTypeError, VizlogValueError
 from vizlog.records import (
     Embedding,
@@ -46,6 +51,10 @@ class SummaryWriterBackend(Backend):
     def __init__(self, logdir: str, flush_secs: float | None = None) -> None:
         super().__init__(logdir)
         self.flush_secs = config.flush_secs() if flush_secs is None else _seconds(flush_secs)
+        # What a SIGKILL may lose is what waits in the queue plus what waits in the file's
+        # buffer: each gets under half of flush_secs, so the sum stays under it.
+        self._flush_every = self.flush_secs * 0.4
+        self.max_lag = self.flush_secs * 0.4
         self.summary = self.summary_module()
         self._file = EventFile(logdir)
         self._flushed_at = time.monotonic()
@@ -68,10 +77,16 @@ class SummaryWriterBackend(Backend):
     def write(self, record: Record) -> None:
         self._write[type(record)](record)
 
-    def write_batch(self, records: list[Record]) -> None:
+    def write_batch(self, records: list[Record]) -> list[tuple[Record, Exception]]:
+        failed = []
+        write = self._write
         for record in records:
-            self._write[type(record)](record)
+            try:
+                write[type(record)](record)
+            except Exception as exc:  # noqa: BLE001 - one record never costs the others
+                failed.append((record, exc))
         self._flush_if_due()
+        return failed
 
     def _summary(self, summary: Any, r: Record) -> None:
         self._file.write(summary_event(summary.SerializeToString(), r.step, r.walltime))
@@ -117,7 +132,7 @@ class SummaryWriterBackend(Backend):
         self._summary(self.summary.text(r.tag, r.text), r)
 
     def _flush_if_due(self) -> None:
-        if time.monotonic() - self._flushed_at >= self.flush_secs:
+        if time.monotonic() - self._flushed_at >= self._flush_every:
             self.flush()
 
     def tick(self) -> None:

@@ -1,0 +1,117 @@
+"""Images: any accepted layout and dtype to one canonical uint8 HWC picture (batches as a grid)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from vizlog.concepts.common import to_numpy, where
+from vizlog.errors import VizlogTypeError, VizlogValueError
+
+_LAYOUTS = {2: ("HW",), 3: ("CHW", "HWC"), 4: ("NCHW", "NHWC")}
+_CHANNELS = (1, 3, 4)
+
+
+def _infer_layout(
+    shape: tuple[int, ...], method: str, arg: str, ambiguous: str | None = None
+) -> str:
+    if len(shape) == 2:
+        return "HW"
+    if len(shape) == 3:
+        first, last = shape[0] in _CHANNELS, shape[2] in _CHANNELS
+        candidates = [f for f, ok in (("CHW", first), ("HWC", last)) if ok]
+    elif len(shape) == 4:
+        first, last = shape[1] in _CHANNELS, shape[3] in _CHANNELS
+        candidates = [f for f, ok in (("NCHW", first), ("NHWC", last)) if ok]
+    else:
+        raise VizlogValueError(
+            f"{where(method, arg)}: expected an image of shape HW, CHW, HWC or a batch NCHW/NHWC, "
+            f"got shape {shape}"
+        )
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates and ambiguous in candidates:
+        return ambiguous
+    if not candidates:
+        raise VizlogValueError(
+            f"{where(method, arg)}: shape {shape} fits no image layout (channels must be 1, 3 or "
+            f"4); pass dataformats= (one of {', '.join(_LAYOUTS[len(shape)])})"
+        )
+    raise VizlogValueError(
+        f"{where(method, arg)}: shape {shape} is ambiguous ({' or '.join(candidates)}); "
+        "pass dataformats= to say which"
+    )
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """uint8 stays; floats are 0-1 (clipped, scaled, rounded, NaN -> 0); bool is 0/255;
+    other integers are 0-255 (clipped)."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind == "b":
+        return array.astype(np.uint8) * 255
+    if array.dtype.kind == "f":
+        scaled = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        return np.rint(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return np.clip(array, 0, 255).astype(np.uint8)
+
+
+def image_batch(
+    img: Any, dataformats: str | None, method: str, arg: str, ambiguous: str | None = None
+) -> np.ndarray:
+    """uint8 NHWC with 3 or 4 channels, from any accepted image or batch layout.
+
+    ``ambiguous`` is the layout assumed when the shape fits two (for arguments that have no
+    ``dataformats`` of their own); without it an ambiguous shape is an error.
+    """
+    array = to_numpy(img, method, arg)
+    if dataformats is None:
+        layout = _infer_layout(array.shape, method, arg, ambiguous)
+    else:
+        if not isinstance(dataformats, str):
+            raise VizlogTypeError(f"{where(method, 'dataformats')}: expected a string like 'CHW'")
+        layout = dataformats.upper()
+        if (len(layout) != array.ndim or len(set(layout)) != len(layout)
+                or not set(layout) <= set("NCHW") or not set("HW") <= set(layout)):
+            raise VizlogValueError(
+                f"{where(method, 'dataformats')}: {dataformats!r} does not fit an image of shape "
+                f"{array.shape}; expected {array.ndim} of the letters N, C, H, W with H and W "
+                f"(e.g. {', '.join(_LAYOUTS.get(array.ndim, ('HW',)))})"
+            )
+    for axis in "NC":  # add the missing batch / channel axes as length 1
+        if axis not in layout:
+            array = array[np.newaxis] if axis == "N" else array[..., np.newaxis]
+            layout = axis + layout if axis == "N" else layout + axis
+    array = np.transpose(array, [layout.index(c) for c in "NHWC"])
+    if array.shape[3] not in _CHANNELS:
+        raise VizlogValueError(
+            f"{where(method, arg)}: {array.shape[3]} channels; expected 1 (grey), 3 (RGB) or "
+            "4 (RGBA)"
+        )
+    if 0 in array.shape:
+        raise VizlogValueError(f"{where(method, arg)}: the image is empty (shape {array.shape})")
+    array = _to_uint8(array)
+    if array.shape[3] == 1:
+        array = np.repeat(array, 3, axis=3)
+    return np.ascontiguousarray(array)
+
+
+def make_grid(batch: np.ndarray, ncols: int = 8) -> np.ndarray:
+    """NHWC -> one HWC picture, images left to right, ``ncols`` per row (the writers' grid)."""
+    n, h, w, c = batch.shape
+    if n == 1:
+        return batch[0]
+    ncols = min(n, ncols)
+    nrows = math.ceil(n / ncols)
+    canvas = np.zeros((nrows * h, ncols * w, c), dtype=batch.dtype)
+    for i in range(n):
+        row, col = divmod(i, ncols)
+        canvas[row * h : (row + 1) * h, col * w : (col + 1) * w] = batch[i]
+    return canvas
+
+
+def image_pixels(img: Any, dataformats: str | None, method: str = "image") -> np.ndarray:
+    """One uint8 HWC picture; a batch becomes a grid."""
+    return make_grid(image_batch(img, dataformats, method, "img"))

@@ -1,0 +1,73 @@
+"""Precision-recall curves, reduced once to counts per threshold (the writers' raw form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vizlog.concepts.common import to_numpy, where
+from vizlog.errors import VizlogTypeError, VizlogValueError
+
+
+def pr_curve_fields(
+    labels: Any, predictions: Any, num_thresholds: Any, weights: Any, method: str = "pr_curve"
+) -> dict[str, Any]:
+    """Counts per threshold, computed once, as the writers' ``compute_curve`` does."""
+    if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int | np.integer):
+        raise VizlogTypeError(f"{where(method, 'num_thresholds')}: expected an integer")
+    num_thresholds = int(num_thresholds)
+    if num_thresholds < 2:
+        raise VizlogValueError(f"{where(method, 'num_thresholds')}: expected at least 2")
+    label_array = to_numpy(labels, method, "labels").reshape(-1).astype(np.float64)
+    pred_array = to_numpy(predictions, method, "predictions").reshape(-1).astype(np.float64)
+    if label_array.size != pred_array.size:
+        raise VizlogValueError(
+            f"{method}: labels and predictions must have the same length, got "
+            f"{label_array.size} labels and {pred_array.size} predictions"
+        )
+    if pred_array.size == 0:
+        raise VizlogValueError(f"{where(method, 'predictions')}: no predictions")
+    if not np.all((pred_array >= 0.0) & (pred_array <= 1.0)):
+        bad = pred_array[~((pred_array >= 0.0) & (pred_array <= 1.0))][0]
+        raise VizlogValueError(
+            f"{where(method, 'predictions')}: expected probabilities in [0, 1], found {bad}"
+        )
+    if not np.all((label_array == 0.0) | (label_array == 1.0)):
+        bad = label_array[~((label_array == 0.0) | (label_array == 1.0))][0]
+        raise VizlogValueError(f"{where(method, 'labels')}: expected 0/1 or bool, found {bad}")
+    if weights is None:
+        weight_array: np.ndarray | float = 1.0
+    else:
+        weight_array = to_numpy(weights, method, "weights").reshape(-1).astype(np.float64)
+        if weight_array.size not in (1, label_array.size):
+            raise VizlogValueError(
+                f"{where(method, 'weights')}: expected one weight per label "
+                f"({label_array.size}), got {weight_array.size}"
+            )
+        if not np.all(np.isfinite(weight_array)) or np.any(weight_array < 0):
+            raise VizlogValueError(f"{where(method, 'weights')}: expected finite weights >= 0")
+    minimum_count = 1e-7
+    bucket_indices = np.int32(np.floor(pred_array * (num_thresholds - 1)))
+    histogram_range = (0, num_thresholds - 1)
+    tp_buckets, _ = np.histogram(
+        bucket_indices, bins=num_thresholds, range=histogram_range,
+        weights=label_array * weight_array,
+    )
+    fp_buckets, _ = np.histogram(
+        bucket_indices, bins=num_thresholds, range=histogram_range,
+        weights=(1.0 - label_array) * weight_array,
+    )
+    tp = np.cumsum(tp_buckets[::-1])[::-1]
+    fp = np.cumsum(fp_buckets[::-1])[::-1]
+    tn = fp[0] - fp
+    fn = tp[0] - tp
+    return {
+        "num_thresholds": num_thresholds,
+        "true_positive_counts": tp,
+        "false_positive_counts": fp,
+        "true_negative_counts": tn,
+        "false_negative_counts": fn,
+        "precision": tp / np.maximum(minimum_count, tp + fp),
+        "recall": tp / np.maximum(minimum_count, tp + fn),
+    }
