@@ -32,6 +32,7 @@ def is_cuda(value: Any) -> bool:
 
 def check_numeric_tensor(value: Any, method: str, arg: str) -> None:
     """Checks a tensor from its metadata only (no device synchronisation)."""
+    check_has_data(value, method, arg)
     if value.is_complex():
         raise VizlogTypeError(f"{where(method, arg)}: complex tensors cannot be logged")
     if value.numel() == 0:
@@ -47,9 +48,30 @@ def check_one_number(value: Any, method: str, arg: str) -> None:
         )
 
 
+def owned(array: np.ndarray) -> np.ndarray:
+    """``array`` if it owns its memory, else a contiguous copy.
+
+    Records own their arrays: a record is turned into bytes later, on the sender thread, so
+    a view of the caller's buffer (a PIL image, a reused frame, a tensor's storage) would be
+    logged with whatever the caller wrote there in between.
+    """
+    if array.base is None and array.flags.owndata and array.flags.c_contiguous:
+        return array
+    return np.array(array, order="C", copy=True)
+
+
+def check_has_data(tensor: Any, method: str, arg: str) -> None:
+    """A tensor without storage (the ``meta`` device) cannot be logged."""
+    if getattr(tensor, "is_meta", False):
+        raise VizlogValueError(
+            f"{where(method, arg)}: a tensor on the 'meta' device has no values to log"
+        )
+
+
 def to_numpy(value: Any, method: str, arg: str) -> np.ndarray:
     """A numeric numpy array from a tensor (any device, with grad), array, number or list."""
     if is_torch_tensor(value):
+        check_has_data(value, method, arg)
         tensor = value.detach()
         if tensor.is_complex():
             raise VizlogTypeError(f"{where(method, arg)}: complex tensors cannot be logged")
@@ -76,7 +98,7 @@ def to_numpy(value: Any, method: str, arg: str) -> np.ndarray:
 def to_scalar(value: Any, method: str = "scalar", arg: str = "value") -> float:
     """One float from a number, a one-element tensor or array."""
     if isinstance(value, bool | int | float) and not isinstance(value, np.ndarray):
-        return float(value)
+        return _float(value, method, arg)
     if is_torch_tensor(value):
         if value.numel() != 1:
             raise VizlogValueError(
@@ -85,6 +107,7 @@ def to_scalar(value: Any, method: str = "scalar", arg: str = "value") -> float:
             )
         if value.is_complex():
             raise VizlogTypeError(f"{where(method, arg)}: complex values cannot be logged")
+        check_has_data(value, method, arg)
         return float(value.detach().item())
     if isinstance(value, np.generic | np.ndarray):
         if value.size != 1:
@@ -96,11 +119,20 @@ def to_scalar(value: Any, method: str = "scalar", arg: str = "value") -> float:
             raise VizlogTypeError(
                 f"{where(method, arg)}: expected a number, got an array of {value.dtype}"
             )
-        return float(value.reshape(()) if isinstance(value, np.ndarray) else value)
+        return _float(value.reshape(()) if isinstance(value, np.ndarray) else value, method, arg)
     raise VizlogTypeError(
         f"{where(method, arg)}: expected a number (float, int, one-element tensor or array), "
         f"got {type(value).__name__}"
     )
+
+
+def _float(value: Any, method: str, arg: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise VizlogValueError(
+            f"{where(method, arg)}: {value!r:.40} is too large for a float"
+        ) from None
 
 
 #: steps are stored as 64-bit integers by every backend

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from vizlog.concepts.common import to_numpy, where
+from vizlog.concepts.common import owned, to_numpy, where
 from vizlog.errors import VizlogTypeError, VizlogValueError
 
 _LAYOUTS = {2: ("HW",), 3: ("CHW", "HWC"), 4: ("NCHW", "NHWC")}
@@ -95,7 +95,7 @@ def image_batch(
     array = _to_uint8(array)
     if array.shape[3] == 1:
         array = np.repeat(array, 3, axis=3)
-    return np.ascontiguousarray(array)
+    return owned(array)
 
 
 def make_grid(batch: np.ndarray, ncols: int = 8) -> np.ndarray:

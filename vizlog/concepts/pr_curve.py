@@ -9,6 +9,10 @@ import numpy as np
 from vizlog.concepts.common import to_numpy, where
 from vizlog.errors import VizlogTypeError, VizlogValueError
 
+#: more thresholds than this is refused at the call (each costs memory in every record, and a
+#: curve is drawn from far fewer points)
+MAX_THRESHOLDS = 100_000
+
 
 def pr_curve_fields(
     labels: Any, predictions: Any, num_thresholds: Any, weights: Any, method: str = "pr_curve"
@@ -17,8 +21,11 @@ def pr_curve_fields(
     if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int | np.integer):
         raise VizlogTypeError(f"{where(method, 'num_thresholds')}: expected an integer")
     num_thresholds = int(num_thresholds)
-    if num_thresholds < 2:
-        raise VizlogValueError(f"{where(method, 'num_thresholds')}: expected at least 2")
+    if not 2 <= num_thresholds <= MAX_THRESHOLDS:
+        raise VizlogValueError(
+            f"{where(method, 'num_thresholds')}: expected 2 to {MAX_THRESHOLDS:,}, "
+            f"got {num_thresholds}"
+        )
     label_array = to_numpy(labels, method, "labels").reshape(-1).astype(np.float64)
     pred_array = to_numpy(predictions, method, "predictions").reshape(-1).astype(np.float64)
     if label_array.size != pred_array.size:

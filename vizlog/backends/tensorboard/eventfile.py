@@ -15,6 +15,7 @@ import os
 import socket
 import struct
 import time
+import warnings
 from collections.abc import Callable
 
 _DOUBLE = struct.Struct("<d")
@@ -96,31 +97,154 @@ def graph_event(graph_def: bytes, step: int, walltime: float) -> bytes:
     return _event_head(step, walltime) + _field_bytes(4, graph_def)
 
 
+#: bytes kept in memory while the disk refuses them; beyond this, new events are dropped
+#: (and counted) rather than growing without bound
+MAX_UNWRITTEN_BYTES = 512 << 20
+#: while the disk refuses writes, the warning is repeated this often, with the counts
+REPEAT_WARNING_SECONDS = 30.0
+
+
 class EventFile:
-    """One ``events.out.tfevents.*`` file; records are buffered until ``flush``."""
+    """One ``events.out.tfevents.*`` file; events are buffered until ``flush``.
+
+    The file is whole at every moment: a flush writes complete records or, when the disk
+    refuses part of them (full, quota), cuts the file back to its last complete record and
+    keeps the events to write again at the next flush, so TensorBoard's reader never meets a
+    torn record and sees everything once space returns.  A file deleted under a running
+    run (its directory removed) is noticed at the next flush and a new one is started.
+    """
 
     def __init__(self, logdir: str) -> None:
-        os.makedirs(logdir, exist_ok=True)
+        self.logdir = logdir
+        self._fd = -1
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self.dropped = 0  # events refused because too much was waiting for the disk
+        self._failing_since: float | None = None
+        self._warned_at = 0.0
+        self._open_new()
+
+    def _open_new(self) -> None:
+        os.makedirs(self.logdir, exist_ok=True)
         name = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
                 f"{os.getpid()}.{next(_file_counter)}")
-        self.path = os.path.join(logdir, name)
-        self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
-        self._pending: list[bytes] = []
-        now = time.time()
+        self.path = os.path.join(self.logdir, name)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = 0  # bytes of complete records in the file
         # Event(wall_time=now, file_version="brain.Event:2") opens every event file
-        self.write(b"\x09" + _DOUBLE.pack(now) + _field_bytes(3, b"brain.Event:2"))
+        header = frame(b"\x09" + _DOUBLE.pack(time.time()) + _field_bytes(3, b"brain.Event:2"))
+        self._pending.insert(0, header)
+        self._pending_bytes += len(header)
         self.flush()
 
     def write(self, event: bytes) -> None:
-        self._pending.append(frame(event))
+        if self._pending_bytes >= MAX_UNWRITTEN_BYTES:
+            self.dropped += 1
+            return
+        data = frame(event)
+        self._pending.append(data)
+        self._pending_bytes += len(data)
 
-    def flush(self) -> None:
-        if self._pending:
-            self._file.write(b"".join(self._pending))
-            self._pending.clear()
-        self._file.flush()
+    @property
+    def unwritten_bytes(self) -> int:
+        return self._pending_bytes
 
-    def close(self) -> None:
-        if not self._file.closed:
-            self.flush()
-            self._file.close()
+    def flush(self) -> bool:
+        """Write what is buffered; True when it is all in the file.  When the disk refuses
+        it, the file is left whole, the events are kept for the next flush, and a warning
+        (repeated with the counts while it lasts) says so."""
+        if self._fd < 0:
+            return not self._pending
+        try:
+            if self._deleted():
+                self._restart()
+            else:
+                self._write_pending()
+        except OSError as exc:
+            self._failing(exc)
+            return False
+        if self._failing_since is not None:
+            self._recovered()
+        return True
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending = [data]
+        view = memoryview(data)
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(self._fd, view[written:])
+        except OSError:
+            if written:
+                os.ftruncate(self._fd, self._size)  # back to the last complete record
+            raise
+        self._size += len(data)
+        self._pending.clear()
+        self._pending_bytes = 0
+
+    def _deleted(self) -> bool:
+        try:
+            return os.fstat(self._fd).st_nlink == 0
+        except OSError:
+            return True
+
+    def _restart(self) -> None:
+        """The file was deleted: start a new one, holding what was not yet written."""
+        gone = self.path
+        os.close(self._fd)
+        self._fd = -1
+        self._open_new()
+        warnings.warn(
+            f"vizlog: the event file {gone} was deleted while the run was writing it (was its "
+            f"directory removed?); logging goes on in {self.path}; what had been written to "
+            "the deleted file is gone",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+
+    def _failing(self, exc: OSError) -> None:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        elif now - self._warned_at < REPEAT_WARNING_SECONDS:
+            return
+        self._warned_at = now
+        dropped = f"; {self.dropped} events dropped for lack of memory" if self.dropped else ""
+        warnings.warn(
+            f"vizlog: cannot write {self.path} ({exc.strerror or exc}); "
+            f"{self._pending_bytes:,} bytes of events are kept in memory and written when the "
+            f"disk takes them again (the file stays readable){dropped}; logging goes on",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+
+    def _recovered(self) -> None:
+        seconds = time.monotonic() - (self._failing_since or 0.0)
+        self._failing_since = None
+        dropped = (f"; {self.dropped} events were dropped for lack of memory" if self.dropped
+                   else "; nothing was lost")
+        warnings.warn(
+            f"vizlog: {self.path} is written again after {seconds:.0f} s{dropped}",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+
+    def close(self) -> bool:
+        """Flush and close; False (with a warning saying how much) when events could not be
+        written."""
+        if self._fd < 0:
+            return not self._pending
+        written = self.flush()
+        os.close(self._fd)
+        self._fd = -1
+        if not written:
+            warnings.warn(
+                f"vizlog: {self._pending_bytes:,} bytes of events could not be written to "
+                f"{self.path} before the run closed (the disk refused them); they are lost",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+        return written

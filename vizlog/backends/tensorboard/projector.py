@@ -3,13 +3,24 @@ for both TensorBoard backends.
 
 The writers' own ``add_embedding`` differ (tensorboardX needs square label images, torch's
 needs torch tensors); writing the documented file layout ourselves keeps both identical.
+
+``projector_config.pbtxt`` is shared by every writer of the run's directory (two Loggers, a
+resumed run): each embedding is added to what is on disk at that moment, under a file lock,
+and the file is replaced atomically, so no writer's entries are lost and a reader never sees
+half a file.  It is built as a ``ProjectorConfig`` protobuf, so any tag (quotes, newlines) is
+escaped the way TensorBoard's parser expects.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import io
 import math
 import os
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -17,12 +28,20 @@ import numpy as np
 from vizlog.concepts.image import make_grid
 from vizlog.records import Embedding
 
+CONFIG_NAME = "projector_config.pbtxt"
+#: longest directory name written for a tag (file systems allow 255 bytes)
+MAX_PART_BYTES = 200
+
 
 def safe_path_part(tag: str) -> str:
-    """A tag as one directory name that cannot leave its parent (no ``/``, ``\\``, ``..``)."""
+    """A tag as one directory name that cannot leave its parent (no ``/``, ``\\``, ``..``)
+    and fits any file system: a long tag keeps its start and gets a digest of the whole."""
     part = quote(tag, safe=" -_.,=+@")
     if set(part) <= {"."}:
         part = part.replace(".", "%2E")
+    if len(part.encode("utf-8")) > MAX_PART_BYTES:
+        digest = hashlib.sha1(tag.encode("utf-8")).hexdigest()[:16]
+        part = part[: MAX_PART_BYTES - 17].rstrip("%") + "-" + digest
     return part
 
 
@@ -41,43 +60,66 @@ def _sprite_png(label_img: np.ndarray) -> tuple[bytes, int, int]:
     return buffer.getvalue(), w, h
 
 
+def _config_class() -> Any:
+    try:
+        from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+    except ImportError:  # tensorboardX without tensorboard: the same message, defined here
+        from vizlog.backends.tensorboard._projector_pb2 import ProjectorConfig
+    return ProjectorConfig
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class ProjectorWriter:
-    """Keeps one run's ``projector_config.pbtxt`` and writes each embedding's files."""
+    """Writes each embedding's files and adds it to the run's ``projector_config.pbtxt``."""
 
     def __init__(self, logdir: str) -> None:
         self.logdir = logdir
-        self._config = os.path.join(logdir, "projector_config.pbtxt")
-        self._entries: list[str] = []
-        if os.path.exists(self._config):  # a resumed run keeps its earlier embeddings
-            with open(self._config, encoding="utf-8") as f:
-                self._entries.append(f.read())
+        self._config = os.path.join(logdir, CONFIG_NAME)
 
     def write(self, record: Embedding) -> str:
-        subdir = f"{str(record.step).zfill(5)}/{safe_path_part(record.tag)}"
+        from google.protobuf import text_format
+
+        step = str(record.step).zfill(5)
+        subdir = f"{step}/{safe_path_part(record.tag)}"
         target = os.path.join(self.logdir, subdir)
         os.makedirs(target, exist_ok=True)
         np.savetxt(os.path.join(target, "tensors.tsv"), record.mat, delimiter="\t", fmt="%.8g")
-        lines = [f'  tensor_name: "{_escape(record.tag)}:{str(record.step).zfill(5)}"',
-                 f'  tensor_path: "{subdir}/tensors.tsv"']
+        config_class = _config_class()
+        entry = config_class().embeddings.add()
+        entry.tensor_name = f"{record.tag}:{step}"
+        entry.tensor_path = f"{subdir}/tensors.tsv"
         if record.metadata is not None:
             rows = list(record.metadata)
             if record.metadata_header is not None:
                 rows.insert(0, record.metadata_header)
             with open(os.path.join(target, "metadata.tsv"), "w", encoding="utf-8") as f:
                 f.write("".join("\t".join(row) + "\n" for row in rows))
-            lines.append(f'  metadata_path: "{subdir}/metadata.tsv"')
+            entry.metadata_path = f"{subdir}/metadata.tsv"
         if record.label_img is not None:
             png, width, height = _sprite_png(record.label_img)
             with open(os.path.join(target, "sprite.png"), "wb") as f:
                 f.write(png)
-            lines += ["  sprite {", f'    image_path: "{subdir}/sprite.png"',
-                      f"    single_image_dim: {width}", f"    single_image_dim: {height}", "  }"]
-        self._entries.append("embeddings {\n" + "\n".join(lines) + "\n}\n")
-        with open(self._config + ".tmp", "w", encoding="utf-8") as f:
-            f.write("".join(self._entries))
-        os.replace(self._config + ".tmp", self._config)
+            entry.sprite.image_path = f"{subdir}/sprite.png"
+            entry.sprite.single_image_dim.extend([width, height])
+        with _locked(self._config):
+            config = config_class()
+            if os.path.exists(self._config):
+                with open(self._config, encoding="utf-8") as f:
+                    text_format.Parse(f.read(), config)
+            kept = [e for e in config.embeddings if e.tensor_name != entry.tensor_name]
+            del config.embeddings[:]
+            config.embeddings.extend(kept + [entry])
+            tmp = f"{self._config}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text_format.MessageToString(config, as_utf8=True))
+            os.replace(tmp, self._config)
         return target
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')

@@ -44,6 +44,10 @@ class SummaryWriterBackend(Backend):
 
     ``scalars`` become tags ``main_tag/key`` in this run plus a custom-scalars chart that
     draws them together, rather than the writers' one sub-run per key.
+
+    Tags are written exactly as logged, on both backends: the Logger decides what a tag is
+    (tensorboardX's own functions would rewrite some, e.g. ``"a b"`` to ``"a_b"`` for images
+    but not for histograms, splitting one tag in two).
     """
 
     options: ClassVar[tuple[str, ...]] = ("flush_secs",)
@@ -116,7 +120,9 @@ class SummaryWriterBackend(Backend):
         ), r)
 
     def _image(self, r: Image) -> None:
-        self._summary(self.summary.image(r.tag, r.pixels, dataformats="HWC"), r)
+        summary = self.summary.image(r.tag, r.pixels, dataformats="HWC")
+        summary.value[0].tag = r.tag  # one tag policy: as logged (tensorboardX rewrites it)
+        self._summary(summary, r)
 
     def _graph(self, r: Graph) -> None:
         if r.graph_def:  # empty when the model could not be traced; the Logger has warned
