@@ -216,7 +216,7 @@ class BackgroundDelivery:
                 self._sender_waiting = True
                 self._has_items.wait(POLL_SECONDS)
                 self._sender_waiting = False
-            batch = []
+            batch: list[Any] = []
             queue = self._queue
             while queue and len(batch) < MAX_BATCH:
                 item = queue.popleft()
@@ -257,8 +257,8 @@ class BackgroundDelivery:
         except Exception as exc:  # noqa: BLE001 - the whole batch: counted, run goes on
             self.failures.add("write", exc, len(records))
             return
-        for record, exc in failed:
-            self.failures.add(f"write a {record.kind} record", exc)
+        for record, error in failed:
+            self.failures.add(f"write a {record.kind} record", error)
 
     def _resolve(self, item: Record | Pending) -> Record | None:
         try:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 
 class Closable(Protocol):
-    def close(self, timeout: float | None = None) -> None: ...
+    def close(self, timeout: float | None = None) -> object: ...
 
 
 #: seconds each background backend gets to finish at exit or SIGTERM

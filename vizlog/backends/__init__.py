@@ -7,6 +7,7 @@ Importing vizlog imports no backend.  A known backend whose package is missing r
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vizlog.backends.base import Backend
@@ -54,11 +55,11 @@ def get_backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def parse_backend_names(backend: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def parse_backend_names(backend: str | Sequence[str]) -> tuple[str, ...]:
     """``"tensorboard,visdom"`` or a list of names -> a tuple of known names, in order."""
     if isinstance(backend, str):
         names = [part.strip().lower() for part in backend.split(",")]
-    elif isinstance(backend, list | tuple):
+    elif isinstance(backend, Sequence):
         names = []
         for part in backend:
             if not isinstance(part, str):

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from vizlog.backends.base import Backend
-from vizlog.records import Record
+from vizlog.records import Record, Scalar, Scalars
 
 #: While a test holds the ``vizlog_fake`` fixture, Loggers made without an explicit backend
 #: record into this instance (set and cleared by ``vizlog.testing``).
@@ -43,9 +43,9 @@ class FakeBackend(Backend):
         ``main_tag/key``, as TensorBoard shows them."""
         out = []
         for r in self.calls:
-            if r.kind == "scalar" and r.tag == tag:
+            if isinstance(r, Scalar) and r.tag == tag:
                 out.append((r.step, r.value))
-            elif r.kind == "scalars" and tag.startswith(r.tag + "/"):
+            elif isinstance(r, Scalars) and tag.startswith(r.tag + "/"):
                 key = tag[len(r.tag) + 1 :]
                 if key in r.values:
                     out.append((r.step, r.values[key]))

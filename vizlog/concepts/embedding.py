@@ -34,7 +34,7 @@ def _metadata_rows(
                 f"{where(method, 'metadata_header')}: expected a list of column names"
             )
         header_row = tuple(str(h) for h in header)
-    out = []
+    out: list[tuple[str, ...]] = []
     for i, item in enumerate(metadata):
         if isinstance(item, Sequence) and not isinstance(item, str):
             row = tuple(str(v) for v in item)

@@ -25,10 +25,10 @@ def module_structure(model: Any) -> tuple[tuple[str, str, int], ...]:
 def _tracer() -> Any:
     """The writers' graph builder, whichever is installed (both make the same GraphDef)."""
     try:
-        from torch.utils.tensorboard._pytorch_graph import graph
+        from torch.utils.tensorboard._pytorch_graph import graph as build
     except ImportError:
-        from tensorboardX.pytorch_graph import graph
-    return graph
+        from tensorboardX.pytorch_graph import graph as build  # type: ignore[no-redef]
+    return build
 
 
 def trace_graph_def(model: Any, input_to_model: Any) -> tuple[bytes, str | None]:

@@ -100,7 +100,9 @@ def _rule_bin_count(finite: np.ndarray, rule: str, low: float, high: float,
     if low == high:
         return 1
     try:
-        from numpy.lib._histograms_impl import _hist_bin_selectors  # numpy >= 2
+        from numpy.lib._histograms_impl import (  # type: ignore[attr-defined]  # numpy >= 2
+            _hist_bin_selectors,
+        )
 
         with np.errstate(all="ignore"):
             width = float(_hist_bin_selectors[rule](finite, (low, high)))

@@ -334,7 +334,9 @@ def serve(
     elif port_in_use(host, port):
         raise PortInUseError(host, port, kind)
 
-    argv = command(kind, host=host, port=port, logdir=logdir, env_path=env_path)
+    argv = command(kind, host=host, port=port,
+                   logdir=None if logdir is None else os.fspath(logdir),
+                   env_path=None if env_path is None else os.fspath(env_path))
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     process = subprocess.Popen(

@@ -239,7 +239,7 @@ def _mark_built(directory: str) -> None:
     try:
         import visdom
 
-        version = str(visdom.__version__)
+        version = str(getattr(visdom, "__version__", "unknown"))
     except ImportError:
         return
     with open(os.path.join(directory, "version.built"), "w") as fh:

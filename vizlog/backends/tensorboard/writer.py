@@ -64,7 +64,7 @@ class SummaryWriterBackend(Backend):
         self._flushed_at = time.monotonic()
         self._projector = ProjectorWriter(logdir)
         self._charts: dict[str, list[str]] = {}
-        self._write = {
+        self._write: dict[type, Any] = {
             Scalar: self._scalar,
             Scalars: self._scalars,
             Histogram: self._histogram,

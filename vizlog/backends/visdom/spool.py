@@ -130,7 +130,7 @@ class Spool:
             return []
         if self._file is not None:
             self._file.flush()
-        out = []
+        out: list[Record] = []
         with open(self.path, "rb") as f:
             f.seek(self._offset)
             size = 0
