@@ -245,14 +245,16 @@ def test_assets_are_fetched_from_the_registry_into_place(local_registry, tmp_pat
     package = visdom_assets.Package(
         "demo-lib", "1.2.3", (("dist/demo.min.js", "js/demo.js"), ("css/x.css", "css/demo.css"))
     )
-    tarballs["/demo-lib/-/demo-lib-1.2.3.tgz"] = _npm_tarball(
+    tarball = _npm_tarball(
         {"dist/demo.min.js": b"var demo;", "css/x.css": b"body{}", "README.md": b"unused"}
     )
+    tarballs["/demo-lib/-/demo-lib-1.2.3.tgz"] = tarball
+    pinned = {"demo-lib@1.2.3": _sri(tarball)}
     assert visdom_assets.missing_assets(str(tmp_path), (package,)) == ["js/demo.js", "css/demo.css"]
     messages: list[str] = []
     written = visdom_assets.fetch_assets(
         str(tmp_path), registry=registry, use_npm=False, packages=(package,),
-        progress=messages.append,
+        progress=messages.append, integrity=pinned,
     )  # fmt: skip
     assert written == ["js/demo.js", "css/demo.css"]
     assert (tmp_path / "js/demo.js").read_bytes() == b"var demo;"
@@ -282,8 +284,29 @@ def test_asset_fetch_errors_name_the_package(local_registry, tmp_path: Path) -> 
     partial = visdom_assets.Package("partial", "1.0.0", (("a.js", "js/a.js"),))
     with pytest.raises(OSError, match="partial@1.0.0 has no file 'a.js'"):
         visdom_assets.fetch_assets(
-            str(tmp_path), registry=registry, use_npm=False, packages=(partial,)
+            str(tmp_path), registry=registry, use_npm=False, packages=(partial,),
+            integrity={"partial@1.0.0": _sri(tarballs["/partial/-/partial-1.0.0.tgz"])},
         )
+
+
+def _sri(data: bytes) -> str:
+    import base64
+    import hashlib
+
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
+
+
+def test_a_tampered_tarball_is_refused_and_nothing_installed(local_registry, tmp_path) -> None:
+    from vizlog.servers import visdom_assets
+
+    registry, tarballs, _ = local_registry
+    package = visdom_assets.Package("jquery", "3.1.1", (("dist/jquery.min.js", "js/jq.js"),))
+    tarballs["/jquery/-/jquery-3.1.1.tgz"] = _npm_tarball({"dist/jquery.min.js": b"evil()"})
+    with pytest.raises(visdom_assets.IntegrityError, match="jquery@3.1.1"):
+        visdom_assets.fetch_assets(str(tmp_path), registry=registry, use_npm=False,
+                                   packages=(package,))
+    assert not (tmp_path / "js" / "jq.js").exists()
+    assert set(visdom_assets.INTEGRITY) == {p.spec for p in visdom_assets.PACKAGES}
 
 
 def test_asset_list_covers_every_file_visdoms_page_loads() -> None:

@@ -10,6 +10,8 @@ web page needs them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import os
 import shutil
@@ -148,6 +150,90 @@ def tarball_url(package: Package, registry: str | None = None) -> str:
     return f"{base}/{name}/-/{name}-{package.version}.tgz"
 
 
+#: The registry's published integrity hash of each tarball (``dist.integrity``, Subresource
+#: Integrity form): a tarball is installed only if it matches, whichever registry served it.
+INTEGRITY: dict[str, str] = {
+    "jquery@3.1.1": (
+        "sha512-zuiWRmx65Kd1oFGdWLvAjbsumdOBFvs3r1vuqCyKFF79R7exBHNbi"
+        "NEJ8LR+xkzgfxqBznMD/4Cv6PHXS6mvEw=="
+    ),
+    "bootstrap@3.3.7": (
+        "sha512-qcFaisBrcBhTFkz1IUnGDYnX6ZWfFzH8zOixUDtHW9Ip+r+7MfMFa"
+        "v2rzy7cIHc7rgIg7xjhWBoo1mS/U26j4g=="
+    ),
+    "react@16.2.0": (
+        "sha512-ZmIomM7EE1DvPEnSFAHZn9Vs9zJl5A9H7el0EGTE6ZbW9FKe/14IY"
+        "AlPbC8iH25YarEQxZL+E8VW7Mi7kfQrDQ=="
+    ),
+    "react-dom@16.2.0": (
+        "sha512-zpGAdwHVn9K0091d+hr+R0qrjoJ84cIBFL2uU60KvWBPfZ7LPSrfq"
+        "viTxGHWN0sjPZb2hxWzMexwrvJdKePvjg=="
+    ),
+    "react-modal@3.1.10": (
+        "sha512-7b77AGWCkdg0YOf/qcYIGCpuwbxRwOA8P3UrUovk4grUNv+idOmHo"
+        "vJAx/Dcd3fuwHtgixxVjpcjVG60985MSA=="
+    ),
+    "plotly.js-dist-min@2.11.1": (
+        "sha512-F9WWNht0D3yBLZGHbLoJNfvplXvy+GUPSsA/lCbMuYd/UwzSu6Vmy"
+        "prxlps9Einw1LDS1hYBrJeioK0lE3ieXA=="
+    ),
+    "sjcl@1.0.7": (
+        "sha512-xQbiwKfiAj6vyk44ANJ5RRymALRdRZOuRoKNYkWUU404p/RFXmMaa"
+        "y1Z5vRn30GJjkD+psox4Jd38jZojSuNYA=="
+    ),
+    "layout-bin-packer@1.4.0": (
+        "sha512-dQOZnajbOBGIcS9YlzKrkRtMCGa2oEpyf1zGRn93suphSvPclJe54"
+        "Sbgtb053GJ21DUk84IBzaeQvjn+Gb10fA=="
+    ),
+    "d3@3.5.17": (
+        "sha512-yFk/2idb8OHPKkbAL8QaOaqENNoMhIaSHZerk3oQsECwkObkCpJyj"
+        "YwCe+OHiq6UEdhe1m8ZGARRRO3ljFjlKg=="
+    ),
+    "d3-selection-multi@1.0.1": (
+        "sha512-mEnRkJ6A+Otd1LuRPV3az+s/RLDmIEhuz/MnT21O2nPcWNH7wZotd"
+        "IlRjMA4Wpr+n7AESQ5fD8v1J3nL2Mnw9g=="
+    ),
+    "save-svg-as-png@1.4.17": (
+        "sha512-7QDaqJsVhdFPwviCxkgHiGm9omeaMBe1VKbHySWU6oFB2LtnGCcYS"
+        "13eVoslUgq6VZC6Tjq/HddBd1K6p2PGpA=="
+    ),
+    "react-resizable@1.4.6": (
+        "sha512-4zLORO51u0/mlDsrVCAA4p266d+3mb2ZMNdiWOotAh/PdnfrRzZhg"
+        "ePmKE08PSQatXVIfMjmyD+Sapay8tmxdQ=="
+    ),
+    "react-grid-layout@0.16.3": (
+        "sha512-ytP92EqUjqcFhGzvdeKrK610dQ04GdFwRCWtD6PoeL5wR3liETcFI"
+        "SO7k8RBqnosV86JtXf/DwIfrL0COLs0gg=="
+    ),
+    "classnames@2.2.5": (
+        "sha512-DTt3GhOUDKhh4ONwIJW4lmhyotQmV2LjNlGK/J2hkwUcqcbKkCLAd"
+        "JPtxQnxnlc7SR3f1CEXCyMmc7WLUsWbNA=="
+    ),
+    "mathjax@2.7.5": (
+        "sha512-OzsJNitEHAJB3y4IIlPCAvS0yoXwYjlo2Y4kmm9KQzyIBZt2d8yKR"
+        "alby3uTRNN4fZQiGL2iMXjpdP1u2Rq2DQ=="
+    ),
+}
+
+
+class IntegrityError(OSError):
+    """A downloaded tarball does not match the hash the registry published for it."""
+
+
+def check_integrity(package: Package, data: bytes, expected: str | None = None) -> None:
+    """Raise ``IntegrityError`` unless ``data`` matches the pinned hash of ``package``."""
+    expected = INTEGRITY.get(package.spec) if expected is None else expected
+    if expected is None:
+        raise IntegrityError(f"no pinned integrity hash for {package.spec}; refusing to install")
+    algorithm, _, digest = expected.partition("-")
+    actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode("ascii")
+    if actual != digest:
+        raise IntegrityError(
+            f"{package.spec}: the tarball does not match its published integrity hash "
+            f"({expected[:20]}...); nothing was installed. Check VIZLOG_NPM_REGISTRY"
+        )
+
+
 Progress = Callable[[str], None]
 
 
@@ -159,11 +245,14 @@ def fetch_assets(
     force: bool = False,
     packages: tuple[Package, ...] = PACKAGES,
     progress: Progress | None = None,
+    integrity: dict[str, str] | None = None,
 ) -> list[str]:
     """Install the page's files into Visdom's static directory; return the paths written.
 
     Packages whose files are all present are skipped unless ``force``.  ``use_npm=None``
-    uses ``npm pack`` when ``npm`` is on PATH, else plain HTTPS to the registry.
+    uses ``npm pack`` when ``npm`` is on PATH, else plain HTTPS to the registry.  Every
+    tarball is checked against its pinned integrity hash (``INTEGRITY``; ``integrity``
+    adds hashes for other packages) before anything of it is written.
     """
     directory = static_dir() if directory is None else directory
     registry = (registry or registry_url()).rstrip("/")
@@ -176,6 +265,7 @@ def fetch_assets(
     for index, package in enumerate(todo, 1):
         say(f"[{index}/{len(todo)}] {package.spec}")
         data = _npm_pack(npm, package, registry) if npm else _download(package, registry)
+        check_integrity(package, data, integrity.get(package.spec) if integrity else None)
         written += _extract(package, data, directory)
     if todo:
         _mark_built(directory)
