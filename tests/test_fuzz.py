@@ -62,7 +62,8 @@ junk = st.one_of(
     st.dictionaries(st.text(max_size=3), floats, max_size=3), st.just({1, 2}),
     st.complex_numbers(), st.just(torch.nn.Linear(2, 2)),
 )
-numbers = st.one_of(floats, st.integers(min_value=-(2**80), max_value=2**80), st.booleans())
+numbers = st.one_of(floats, st.integers(min_value=-(2**80), max_value=2**80), st.booleans(),
+                    st.sampled_from([10**400, -(10**400)]))
 lists = st.one_of(
     st.lists(floats, max_size=20),
     st.lists(st.lists(floats, max_size=4), max_size=4),  # ragged too
@@ -73,8 +74,19 @@ huge = st.sampled_from([
     np.full((3, 300, 400), 1e308),
     np.full((2, 3), -1e308),
     np.arange(100_000, dtype=np.int64) * 10**12,
+    np.r_[np.linspace(0, 1, 100_000), 1e15],  # a numpy rule would ask for billions of bins
+    np.array([-1e308, 1e308]),
+    torch.empty(4, device="meta"),
 ])
 anything = st.one_of(arrays, tensors, numbers, lists, junk, huge)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def mostly(valid: st.SearchStrategy, odd: st.SearchStrategy) -> st.SearchStrategy:
@@ -181,7 +193,8 @@ def test_scalars(fuzzer):
     @given(main_tag=tags,
            values=mostly(
                st.dictionaries(st.text(min_size=1, max_size=8), numbers, min_size=1, max_size=4),
-               st.one_of(st.dictionaries(tags, st.one_of(numbers, anything), max_size=4),
+               st.one_of(st.dictionaries(tags.filter(_hashable), st.one_of(numbers, anything),
+                                         max_size=4),
                          anything)),
            step=steps)
     def run(main_tag, values, step):
@@ -192,7 +205,8 @@ def test_scalars(fuzzer):
 
 def test_histogram(fuzzer):
     bins = st.one_of(st.sampled_from(["tensorflow", "auto", "fd", "sqrt", "bogus"]),
-                     st.integers(-2, 50), arrays, lists, junk)
+                     st.integers(-2, 50), st.sampled_from([10**12, np.int64(30), 2**40]),
+                     arrays, lists, junk)
 
     @SETTINGS
     @given(tag=tags, values=anything, step=steps, bins=bins)
@@ -304,7 +318,8 @@ def test_pr_curve(fuzzer):
     odd = st.fixed_dictionaries({
         "labels": st.one_of(anything, st.lists(st.sampled_from([0, 1, 2, -1]), max_size=20)),
         "predictions": st.one_of(anything, st.lists(st.floats(), max_size=20)),
-        "num_thresholds": st.one_of(st.integers(-3, 300), junk, st.floats()),
+        "num_thresholds": st.one_of(st.integers(-3, 300), junk, st.floats(),
+                                    st.sampled_from([2**40, 2**31 + 5, np.int64(10**9)])),
         "weights": st.one_of(st.none(), anything),
     })
 
