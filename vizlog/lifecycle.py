@@ -64,15 +64,32 @@ def close_all(timeout: float = EXIT_TIMEOUT) -> None:
 
 _terminating = threading.Event()
 _previous_wakeup_fd = -1
+_watching = False  # the wakeup-fd watcher counts the signals; else the Python handler does
+_closing_lock = threading.Lock()  # taken once, by whoever starts closing; never released
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    _terminate(signum)
+    # Both this handler and the watcher see each SIGTERM: only one of them may count it, or
+    # one signal would look like two.
+    if _watching:
+        _start_closing(signum)
+    else:
+        _terminate(signum)
 
 
 def _terminate(signum: int) -> None:
-    if _terminating.is_set():  # a second SIGTERM while closing: end now
+    """One SIGTERM arrived: close and end; a second one while closing ends at once."""
+    if _terminating.is_set():
         _die(signum)
+        return
+    _start_closing(signum)
+
+
+def _start_closing(signum: int) -> None:
+    # Never blocks: the caller may be a signal handler that interrupted the lock's holder.
+    if not _closing_lock.acquire(blocking=False):
+        return
+    if _terminating.is_set():
         return
     _terminating.set()
     # Not on the main thread: it may be inside a logging call holding a delivery lock.
@@ -107,6 +124,7 @@ def _die(signum: int) -> None:
 
 
 def _watch_wakeup_fd(read_fd: int) -> None:
+    seen = 0
     while True:
         try:
             data = os.read(read_fd, 512)
@@ -121,12 +139,17 @@ def _watch_wakeup_fd(read_fd: int) -> None:
                 os.write(_previous_wakeup_fd, data)
             except OSError:
                 pass
-        if signal.SIGTERM in data:
-            _terminate(signal.SIGTERM)
+        for byte in data:
+            if byte == signal.SIGTERM:
+                seen += 1
+                if seen == 1:
+                    _start_closing(signal.SIGTERM)
+                else:  # a second SIGTERM while closing: end now
+                    _die(signal.SIGTERM)
 
 
 def _install_wakeup_fd() -> None:
-    global _previous_wakeup_fd
+    global _previous_wakeup_fd, _watching
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     try:
@@ -135,6 +158,7 @@ def _install_wakeup_fd() -> None:
         os.close(read_fd)
         os.close(write_fd)
         return
+    _watching = True
     threading.Thread(
         target=_watch_wakeup_fd, args=(read_fd,), name="vizlog-signals", daemon=True
     ).start()
@@ -186,7 +210,9 @@ def _register_child_finalizer() -> None:
 
 def _forget_after_fork() -> None:
     # The child has none of the parent's threads; its copies of the loggers stay silent.
+    global _closing_lock
     _open.clear()
+    _closing_lock = threading.Lock()
     _terminating.clear()
 
 
