@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test bench lint install clean
+.PHONY: demo test test-cuda bench lint install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 	$(PY) -m ruff check vizlog tests examples benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# on a machine with a CUDA device: the tests that need one (skipped elsewhere)
+test-cuda: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m cuda -rs
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
