@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from vizlog.concepts import binning
 from vizlog.concepts.common import to_numpy, where
 from vizlog.concepts.device import to_host_async
 from vizlog.errors import VizlogTypeError, VizlogValueError
@@ -130,9 +131,9 @@ def histogram_input(
     array = to_numpy(values, method, "values")
     if array.size == 0:
         raise VizlogValueError(f"{where(method, 'values')}: cannot make a histogram of no values")
-    array = np.array(array.reshape(-1), copy=True)
+    array, finite = snapshot(array)
     dropped = 0
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    if not finite:
         dropped = int(array.size - np.count_nonzero(np.isfinite(array)))
         if dropped == array.size:
             raise VizlogValueError(
@@ -141,6 +142,28 @@ def histogram_input(
             )
     check_bins_for(array, bins, method)
     return array, dropped
+
+
+#: values copied per step of ``snapshot``: each piece is checked while it is in the cache
+SNAPSHOT_CHUNK = 1 << 18
+
+
+def snapshot(array: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A flat private copy of ``array`` and whether every value is finite, in one pass over
+    memory: each piece is checked (its min and max, NaN-propagating) right after it is
+    copied, while it is still in the cache."""
+    flat = array.reshape(-1)
+    copy = np.empty(flat.size, dtype=flat.dtype)
+    if flat.dtype.kind != "f":
+        np.copyto(copy, flat)
+        return copy, True
+    finite = True
+    for start in range(0, flat.size, SNAPSHOT_CHUNK):
+        piece = copy[start:start + SNAPSHOT_CHUNK]
+        np.copyto(piece, flat[start:start + SNAPSHOT_CHUNK])
+        if finite and not (np.isfinite(piece.min()) and np.isfinite(piece.max())):
+            finite = False
+    return copy, finite
 
 
 def check_size(numel: int, bins: Any, method: str = "histogram") -> None:
@@ -152,15 +175,24 @@ def check_size(numel: int, bins: Any, method: str = "histogram") -> None:
 def bin_values(array: np.ndarray, bins: Any) -> dict[str, Any]:
     """The fields of a ``Histogram`` record, binned exactly as the TensorBoard writers bin.
 
-    Non-finite values cannot be binned: they are left out and counted in ``dropped``.
+    Non-finite values cannot be binned: they are left out and counted in ``dropped``.  The
+    default edges are binned in one pass (``vizlog.concepts.binning``), with the same counts
+    as the writers' ``np.histogram``; other bins go through ``np.histogram`` as theirs do.
     """
+    if isinstance(bins, str) and bins == "tensorflow":
+        binned = binning.bin_tensorflow(array, TENSORFLOW_EDGES)
+        counts, limits = trim_support(binned["counts"], TENSORFLOW_EDGES)
+        return {
+            "min": binned["min"], "max": binned["max"], "num": binned["num"],
+            "sum": binned["sum"], "sum_squares": binned["sum_squares"],
+            "bucket_limits": limits.astype(np.float64),
+            "bucket_counts": counts.astype(np.float64), "dropped": binned["dropped"],
+        }
     array = array.astype(np.float64, copy=False)
     finite = np.isfinite(array)
     dropped = int(array.size - np.count_nonzero(finite))
     if dropped:
         array = array[finite]
-    if isinstance(bins, str) and bins == "tensorflow":
-        bins = TENSORFLOW_EDGES
     counts, limits = np.histogram(array, bins=bins)
     counts, limits = trim_support(counts, limits)
     return {

@@ -1,0 +1,152 @@
+"""The one-pass binning over the default edges gives exactly the writers' bins.
+
+The reference is what the writers do: ``np.histogram(values.astype(float), TENSORFLOW_EDGES)``
+then the same trimming (``torch.utils.tensorboard.summary.make_histogram``).  Values are drawn
+where binning can go wrong: on the edges and one float away on either side (in the values'
+own type), subnormals, +-0, the smallest and largest floats, beyond the last edge, NaN and
+infinities, and in every float and integer type.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from torch.utils.tensorboard.summary import make_histogram
+
+from vizlog.concepts import binning, histogram
+from vizlog.concepts.histogram import TENSORFLOW_EDGES, device_histogram
+
+FLOATS = (np.float16, np.float32, np.float64)
+INTEGERS = (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64)
+
+
+def _near_edges(dtype: type) -> np.ndarray:
+    """Every edge as the nearest float of ``dtype``, and its neighbours both ways."""
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore"):
+        edges = TENSORFLOW_EDGES.astype(dtype)
+    edges = edges[np.isfinite(edges)]
+    special = np.array([0.0, -0.0, info.smallest_subnormal, -info.smallest_subnormal,
+                        info.smallest_normal, -info.smallest_normal, info.max, info.min,
+                        info.eps, info.tiny], dtype=dtype)
+    return np.concatenate([
+        edges, np.nextafter(edges, dtype(np.inf)), np.nextafter(edges, dtype(-np.inf)), special,
+    ])
+
+
+def _expected(values: np.ndarray) -> dict:
+    """The writers' binning of the finite values."""
+    wide = values.astype(float)
+    finite = wide[np.isfinite(wide)]
+    counts, limits = np.histogram(finite, bins=TENSORFLOW_EDGES)
+    counts, limits = histogram.trim_support(counts, limits)
+    return {"counts": counts.tolist(), "limits": limits.tolist(), "num": finite.size,
+            "min": finite.min(), "max": finite.max(), "sum": finite.sum(),
+            "sum_squares": finite.dot(finite), "dropped": values.size - finite.size}
+
+
+def _check(values: np.ndarray) -> None:
+    with np.errstate(over="ignore", invalid="ignore"):  # sums of the largest floats
+        expected = _expected(values)
+        ours = histogram.bin_values(values, "tensorflow")
+    assert ours["bucket_counts"].tolist() == expected["counts"]
+    assert ours["bucket_limits"].tolist() == expected["limits"]
+    for key in ("num", "min", "max", "dropped"):
+        assert ours[key] == expected[key], key
+    wide = values.astype(float)
+    with np.errstate(over="ignore"):
+        scale = float(np.abs(wide[np.isfinite(wide)]).sum())
+    if np.isfinite(scale) and np.isfinite(expected["sum_squares"]):  # else summing order shows
+        assert abs(ours["sum"] - expected["sum"]) <= 1e-12 * scale
+        assert ours["sum_squares"] == pytest.approx(expected["sum_squares"], rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_every_edge_and_its_neighbours(dtype):
+    values = _near_edges(dtype)
+    _check(values)
+    # one bucket at a time: a count moved by one between neighbouring buckets shows here
+    for value in values[:: max(1, values.size // 400)]:
+        _check(np.array([value, value], dtype=dtype))
+
+
+def _float_arrays(dtype: type) -> st.SearchStrategy[np.ndarray]:
+    pool = _near_edges(dtype)
+    element = st.one_of(
+        st.sampled_from(pool.tolist()),
+        hnp.from_dtype(np.dtype(dtype), allow_nan=False, allow_infinity=False),
+        st.floats(-3, 3, width=np.finfo(dtype).bits),
+    )
+    return hnp.arrays(dtype, st.integers(1, 300), elements=element)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(FLOATS).flatmap(_float_arrays))
+def test_random_floats(values):
+    with np.errstate(over="ignore"):  # float16's max squared
+        _check(values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(INTEGERS + (np.bool_,)).flatmap(
+    lambda dtype: hnp.arrays(dtype, st.integers(1, 200))))
+def test_integers_and_booleans(values):
+    _check(values)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from((np.float32, np.float64)).flatmap(_float_arrays),
+       st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), min_size=1, max_size=5))
+def test_non_finite_values_are_left_out(values, bad):
+    values = np.concatenate([values, np.array(bad, dtype=values.dtype)])
+    np.random.default_rng(0).shuffle(values)
+    _check(values)
+
+
+def test_values_spanning_many_chunks():
+    """Chunk boundaries change nothing: several chunks, one with a NaN and one all above the
+    last edge."""
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal(3 * binning.CHUNK + 17).astype(np.float32)
+    values[binning.CHUNK + 5] = np.nan
+    values[2 * binning.CHUNK: 2 * binning.CHUNK + 50] = 3e20
+    _check(values)
+    raw = make_histogram(values[np.isfinite(values)].astype(float), TENSORFLOW_EDGES.tolist())
+    ours = histogram.bin_values(values, "tensorflow")
+    assert ours["bucket_counts"].tolist() == list(raw.bucket)
+    assert ours["bucket_limits"].tolist() == list(raw.bucket_limit)
+
+
+def test_values_all_beyond_the_edges():
+    values = np.array([1e21, -1e21, 3e38], dtype=np.float32)
+    _check(values)
+    assert histogram.bin_values(values, "tensorflow")["bucket_counts"].tolist() == [0.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_no_key_spans_two_thresholds(dtype):
+    """The table's premise, checked on the whole table: within a key, at most one threshold."""
+    table = binning.table_for(TENSORFLOW_EDGES, dtype)
+    t = binning.thresholds(TENSORFLOW_EDGES, np.dtype(dtype))
+    keys = (t.view(table.uint) >> table.uint.type(table.shift)).astype(np.int64)
+    assert np.unique(keys).size == keys.size
+    assert np.all(t.astype(float)[:-1] >= TENSORFLOW_EDGES[:-1])
+    assert np.all(np.nextafter(t[:-1], dtype(-np.inf)).astype(float) < TENSORFLOW_EDGES[:-1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from((np.float32, np.float64)).flatmap(_float_arrays))
+def test_device_binning_equals_the_cpu_binning(values):
+    """``device_histogram`` (the code that runs on a GPU, here on a CPU tensor) gives the
+    same bins as the one-pass binning."""
+    with np.errstate(over="ignore"):
+        ours = histogram.bin_values(values, "tensorflow")
+        on_device = device_histogram(torch.from_numpy(values.copy()), "tensorflow")()
+    assert on_device["bucket_counts"].tolist() == ours["bucket_counts"].tolist()
+    assert on_device["bucket_limits"].tolist() == ours["bucket_limits"].tolist()
+    for key in ("min", "max", "num", "dropped"):
+        assert on_device[key] == ours[key], key
