@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch.utils.tensorboard.summary import make_histogram
 
-from vizlog.concepts import binning, histogram
+from vizlog.concepts import binning, binning_compiled, histogram
 from vizlog.concepts.histogram import TENSORFLOW_EDGES, device_histogram
 
 FLOATS = (np.float16, np.float32, np.float64)
@@ -49,10 +49,28 @@ def _expected(values: np.ndarray) -> dict:
             "sum_squares": finite.dot(finite), "dropped": values.size - finite.size}
 
 
+def _compiled(values: np.ndarray) -> dict | None:
+    """The compiled loop's binning (used for large arrays), on the same values."""
+    kernel = binning_compiled.kernel()
+    if kernel is None or values.dtype not in (np.float32, np.float64):
+        return None
+    table = binning.table_for(TENSORFLOW_EDGES, values.dtype)
+    binned = binning.bin_compiled(kernel, np.ascontiguousarray(values), table)
+    counts, limits = histogram.trim_support(binned["counts"], TENSORFLOW_EDGES)
+    return {**binned, "bucket_counts": counts, "bucket_limits": limits}
+
+
 def _check(values: np.ndarray) -> None:
     with np.errstate(over="ignore", invalid="ignore"):  # sums of the largest floats
         expected = _expected(values)
         ours = histogram.bin_values(values, "tensorflow")
+        fast = _compiled(values)
+    if fast is not None:
+        _compare(fast, expected, values)
+    _compare(ours, expected, values)
+
+
+def _compare(ours: dict, expected: dict, values: np.ndarray) -> None:
     assert ours["bucket_counts"].tolist() == expected["counts"]
     assert ours["bucket_limits"].tolist() == expected["limits"]
     for key in ("num", "min", "max", "dropped"):
@@ -119,6 +137,16 @@ def test_values_spanning_many_chunks():
     ours = histogram.bin_values(values, "tensorflow")
     assert ours["bucket_counts"].tolist() == list(raw.bucket)
     assert ours["bucket_limits"].tolist() == list(raw.bucket_limit)
+
+
+def test_large_arrays_use_the_compiled_loop_when_numba_is_installed(monkeypatch):
+    pytest.importorskip("numba")
+    values = np.random.default_rng(4).standard_normal(binning.COMPILED_FROM).astype(np.float32)
+    calls = []
+    real = binning.bin_compiled
+    monkeypatch.setattr(binning, "bin_compiled", lambda *a: calls.append(1) or real(*a))
+    _compare(histogram.bin_values(values, "tensorflow"), _expected(values), values)
+    assert calls == [1]
 
 
 def test_values_all_beyond_the_edges():

@@ -22,11 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from vizlog.concepts import binning_compiled
+
 #: top mantissa bits in a key: a key spans a ratio of at most 1 + 2**-4 < 1.1
 KEY_MANTISSA_BITS = 4
 
 #: values per chunk: the chunk and its temporaries stay in the CPU's cache
 CHUNK = 1 << 16
+
+#: arrays this large are binned by the compiled loop when numba is installed: they are
+#: binned on the delivery thread, where its one-time compilation does not hold up training
+COMPILED_FROM = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class Table:
     uint: np.dtype
     shift: int
     threshold: np.ndarray
-    slot: np.ndarray  # slot[2 * key + (value >= threshold[key])]
+    base: np.ndarray  # a value's slot is base[key] + (value >= threshold[key])
     buckets: int
 
 
@@ -83,10 +89,8 @@ def build_table(edges: np.ndarray, dtype: Any) -> Table:
     threshold = np.full(keys.size, np.nan, dtype=dtype)
     inside = (low_slot <= n) & ~nonfinite
     threshold[inside] = t[low_slot[inside]]
-    slot = np.empty(2 * keys.size, dtype=np.intp)
-    slot[0::2] = np.where(nonfinite, n + 2, low_slot)
-    slot[1::2] = np.where(nonfinite, n + 2, high_slot)
-    return Table(dtype, uint, shift, threshold, slot, n)
+    base = np.where(nonfinite, n + 2, low_slot).astype(np.intp)
+    return Table(dtype, uint, shift, threshold, base, n)
 
 
 _tables: dict[tuple[int, str], Table] = {}
@@ -118,15 +122,34 @@ def bin_tensorflow(values: np.ndarray, edges: np.ndarray) -> dict[str, Any]:
     """
     flat = values.reshape(-1)
     table = table_for(edges, _work_dtype(flat.dtype))
+    if flat.size >= COMPILED_FROM and flat.dtype == table.dtype:
+        compiled = binning_compiled.kernel()
+        if compiled is not None:
+            return bin_compiled(compiled, np.ascontiguousarray(flat), table)
+    return bin_numpy(flat, table)
+
+
+def bin_compiled(compiled: Any, flat: np.ndarray, table: Table) -> dict[str, Any]:
+    """``bin_tensorflow`` by the compiled loop (float32 or float64 values, contiguous)."""
+    n = table.buckets
+    slots = np.zeros(n + 3, dtype=np.int64)
+    low, high, total, squares = compiled(flat, flat.view(table.uint), table.base,
+                                         table.threshold, table.shift, n + 2, slots)
+    return _result(slots, flat.size, n, low, high, total, squares)
+
+
+def bin_numpy(flat: np.ndarray, table: Table) -> dict[str, Any]:
+    """``bin_tensorflow`` by numpy, chunk by chunk (any numeric type)."""
     n = table.buckets
     convert = flat.dtype != table.dtype
     size = min(CHUNK, flat.size)
     key = np.empty(size, dtype=np.intp)
+    slot = np.empty(size, dtype=np.intp)
     limit = np.empty(size, dtype=table.dtype)
     above = np.empty(size, dtype=bool)
     wide = np.empty(size, dtype=np.float64)
     chunk_buf = np.empty(size, dtype=table.dtype) if convert else None
-    pairs = np.zeros(table.slot.size, dtype=np.int64)
+    slots = np.zeros(n + 3, dtype=np.int64)
     low, high = np.inf, -np.inf
     total = squares = 0.0
     for start in range(0, flat.size, CHUNK):
@@ -135,13 +158,13 @@ def bin_tensorflow(values: np.ndarray, edges: np.ndarray) -> dict[str, Any]:
         if chunk_buf is not None:
             np.copyto(chunk_buf[:m], x, casting="unsafe")
             x = chunk_buf[:m]
-        k, t, f, w = key[:m], limit[:m], above[:m], wide[:m]
+        k, s, t, f, w = key[:m], slot[:m], limit[:m], above[:m], wide[:m]
         np.right_shift(x.view(table.uint), table.shift, out=k, casting="unsafe")
         np.take(table.threshold, k, out=t, mode="clip")
+        np.take(table.base, k, out=s, mode="clip")
         np.greater_equal(x, t, out=f)
-        np.left_shift(k, 1, out=k)
-        np.add(k, f, out=k, casting="unsafe")
-        pairs += np.bincount(k, minlength=pairs.size)
+        np.add(s, f, out=s, casting="unsafe")
+        slots += np.bincount(s, minlength=n + 3)
         lo, hi = x.min(), x.max()
         if not (np.isfinite(lo) and np.isfinite(hi)):
             x = x[np.isfinite(x)]
@@ -153,10 +176,15 @@ def bin_tensorflow(values: np.ndarray, edges: np.ndarray) -> dict[str, Any]:
         np.copyto(w, x)
         total += float(np.einsum("i->", w))
         squares += float(np.einsum("i,i->", w, w))
-    slots = np.bincount(table.slot, weights=pairs, minlength=n + 3)
+    return _result(slots, flat.size, n, low, high, total, squares)
+
+
+def _result(slots: np.ndarray, size: int, n: int, low: float, high: float, total: float,
+            squares: float) -> dict[str, Any]:
     dropped = int(slots[n + 2])
-    num = int(flat.size) - dropped
+    num = int(size) - dropped
     stats: dict[str, Any] = {"min": None, "max": None, "sum": None, "sum_squares": None}
     if num:
-        stats = {"min": low, "max": high, "sum": total, "sum_squares": squares}
+        stats = {"min": float(low), "max": float(high), "sum": float(total),
+                 "sum_squares": float(squares)}
     return {"counts": slots[1:n + 1], "num": num, "dropped": dropped, **stats}
