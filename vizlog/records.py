@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -132,9 +133,34 @@ RECORD_TYPES: dict[str, type[Record]] = {
 }
 
 
+#: small arrays (histogram bins, PR curves) are zlib-compressed when that saves at least a
+#: tenth; large ones (images, embeddings) are not tried: their bytes seldom compress, and
+#: trying costs more time than the rest of the encoding
+_COMPRESS_UP_TO = 64 * 1024
+_WORTH_COMPRESSING = 0.9
+
+
+def _encode_array(value: np.ndarray) -> dict[str, Any]:
+    """An array as its raw bytes in base64: 4/3 of its size, against 4 to 5 times as JSON
+    numbers, and encoded without a Python object per element.  The dtype string carries the
+    byte order, so a line reads back anywhere."""
+    raw = value.tobytes()
+    packed = zlib.compress(raw, 1) if len(raw) <= _COMPRESS_UP_TO else raw
+    compressed = len(packed) < _WORTH_COMPRESSING * len(raw)
+    return {"__array__": base64.b64encode(packed if compressed else raw).decode("ascii"),
+            "dtype": value.dtype.str, "shape": value.shape, "zlib": compressed}
+
+
+def _decode_array(value: dict[str, Any]) -> np.ndarray:
+    data = base64.b64decode(value["__array__"])
+    if value.get("zlib"):
+        data = zlib.decompress(data)
+    return np.frombuffer(bytearray(data), dtype=value["dtype"]).reshape(value["shape"])
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype), "shape": value.shape}
+        return _encode_array(value)
     if isinstance(value, bytes):
         return {"__bytes__": base64.b64encode(value).decode("ascii")}
     if isinstance(value, tuple):
@@ -146,7 +172,9 @@ def _encode(value: Any) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
-        if "__ndarray__" in value:
+        if "__array__" in value:
+            return _decode_array(value)
+        if "__ndarray__" in value:  # spool lines written before arrays were stored as bytes
             array = np.asarray(value["__ndarray__"], dtype=value["dtype"])
             return array.reshape(value["shape"])
         if "__bytes__" in value:
