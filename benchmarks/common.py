@@ -56,6 +56,8 @@ class Sizes:
     startup_repeats: int
     outage_scalars: int
     cuda_calls: int
+    model_params: int
+    model_repeats: int
 
 
 FULL = Sizes(
@@ -71,6 +73,8 @@ FULL = Sizes(
     startup_repeats=7,
     outage_scalars=1_000_000,
     cuda_calls=200,
+    model_params=100_000_000,
+    model_repeats=3,
 )
 
 QUICK = Sizes(
@@ -86,6 +90,8 @@ QUICK = Sizes(
     startup_repeats=1,
     outage_scalars=2_000,
     cuda_calls=5,
+    model_params=100_000,
+    model_repeats=1,
 )
 
 

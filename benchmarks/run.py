@@ -26,6 +26,7 @@ from benchmarks import (  # noqa: E402 - the repository root must be importable 
     case_delivery,
     case_histogram,
     case_loop,
+    case_model,
     case_outage,
     case_scalar,
     case_startup,
@@ -40,6 +41,7 @@ CASES = {
     "4": case_delivery.run,
     "5": case_startup.run,
     "6": case_outage.run,
+    "7": case_model.run,
     "cuda": case_cuda.run,
 }
 

@@ -42,7 +42,7 @@ def _rows(results: dict, prefix: str) -> list[dict]:
 def test_every_case_ran_and_has_a_verdict(quick_run):
     results, _ = quick_run
     assert results["quick"] is True and results["errors"] == {}
-    for prefix in ("1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "cuda. "):
+    for prefix in ("1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "7. ", "cuda. "):
         for row in _rows(results, prefix):
             assert row["status"] in ("met", "NOT MET", "info")
     backends = {row["case"].rsplit("(", 1)[-1].rstrip(")") for row in _rows(results, "1. ")}
@@ -74,6 +74,13 @@ def test_every_visdom_point_arrived(quick_run):
         notes = row["notes"]
         assert notes["all_arrived"] is True
         assert notes["points_arrived"]["vizlog"][0] == notes["points_sent"]["vizlog"] > 0
+
+
+def test_whole_model_case_logs_every_parameter_and_gradient(quick_run):
+    results, _ = quick_run
+    row = _rows(results, "7. whole model")[0]
+    assert row["notes"]["tensors_per_step"] == 32  # 8 layers x (weight, bias) x (value, grad)
+    assert row["vizlog"] > 0 and row["raw"] > 0
 
 
 def test_import_brings_in_no_backend(quick_run):
