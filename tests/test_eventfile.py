@@ -15,7 +15,8 @@ from vizlog.backends.tensorboard import eventfile
 @pytest.mark.parametrize(
     "tag, value, step, walltime",
     [("train/loss", 1.5, 3, 12.5), ("ü/x", 0.0, 0, 1.0), ("t", -0.0, -5, 0.0),
-     ("n", math.nan, 2**40, 1e9), ("big", 1e39, 1, 2.0), ("i", -math.inf, 7, 3.0)],
+     ("n", math.nan, 2**40, 1e9), ("big", 1e39, 1, 2.0), ("i", -math.inf, 7, 3.0),
+     ("long/" + "x" * 200, 2.0, 300, 5.0)],  # lengths of two varint bytes
 )
 def test_scalar_event_bytes_equal_the_writers(tag, value, step, walltime):
     expected = event_pb2.Event(summary=scalar(tag, value), step=step, wall_time=walltime)

@@ -52,11 +52,19 @@ def masked_crc32c(data: bytes) -> int:
 def frame(data: bytes) -> bytes:
     """One TFRecord: length, its checksum, the data, its checksum."""
     header = _UINT64.pack(len(data))
-    return (header + _UINT32.pack(masked_crc32c(header)) + data
-            + _UINT32.pack(masked_crc32c(data)))
+    crc = _crc32c(header)
+    head_crc = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+    crc = _crc32c(data)
+    data_crc = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+    return b"".join((header, _UINT32.pack(head_crc), data, _UINT32.pack(data_crc)))
+
+
+_ONE_BYTE_VARINTS = [bytes((v,)) for v in range(0x80)]
 
 
 def _varint(value: int) -> bytes:
+    if 0 <= value < 0x80:  # tags, lengths, early steps: no loop
+        return _ONE_BYTE_VARINTS[value]
     if value < 0:
         value += 1 << 64
     out = bytearray()
@@ -82,15 +90,32 @@ def summary_event(summary: bytes, step: int, walltime: float) -> bytes:
     return _event_head(step, walltime) + _field_bytes(5, summary)
 
 
+#: per tag, the bytes of a scalar event between its head and its value (the same for every
+#: point of a series); a run has few tags, but the cache is bounded all the same
+_scalar_middles: dict[str, bytes] = {}
+_MAX_CACHED_TAGS = 10_000
+
+
+def _scalar_middle(tag: str) -> bytes:
+    """Event.summary(5) { Summary.value(1) { tag(1), simple_value(2) = ... } } up to the
+    value's four bytes."""
+    item = _field_bytes(1, tag.encode("utf-8")) + b"\x15"  # in a oneof: written even when 0
+    value = b"\x0a" + _varint(len(item) + 4) + item
+    return b"\x2a" + _varint(len(value) + 4) + value
+
+
 def scalar_event(tag: str, value: float, step: int, walltime: float) -> bytes:
     """The Event ``SummaryWriter.add_scalar`` writes: Summary.Value(tag, simple_value)."""
-    item = _field_bytes(1, tag.encode("utf-8"))
+    middle = _scalar_middles.get(tag)
+    if middle is None:
+        middle = _scalar_middle(tag)
+        if len(_scalar_middles) < _MAX_CACHED_TAGS:
+            _scalar_middles[tag] = middle
     try:
         packed = _FLOAT.pack(value)
     except OverflowError:  # beyond float32: the protobuf stores an infinity
         packed = _FLOAT.pack(float("inf") if value > 0 else float("-inf"))
-    item += b"\x15" + packed  # in a oneof: written even when 0
-    return summary_event(_field_bytes(1, item), step, walltime)
+    return _event_head(step, walltime) + middle + packed
 
 
 def graph_event(graph_def: bytes, step: int, walltime: float) -> bytes:
