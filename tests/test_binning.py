@@ -178,3 +178,19 @@ def test_device_binning_equals_the_cpu_binning(values):
     assert on_device["bucket_limits"].tolist() == ours["bucket_limits"].tolist()
     for key in ("min", "max", "num", "dropped"):
         assert on_device[key] == ours[key], key
+
+
+def test_a_binned_snapshot_serves_the_next_one():
+    """The buffer of a binned snapshot is reused for the next snapshot of the same size and
+    type, and holds the new values."""
+    rng = np.random.default_rng(5)
+    first_values, second_values = rng.standard_normal((2, 300_000)).astype(np.float32)
+    first, _ = histogram.histogram_input(first_values, "tensorflow")
+    assert histogram.bin_snapshot(first, "tensorflow")["max"] == float(first_values.max())
+    second, _ = histogram.histogram_input(second_values, "tensorflow")
+    assert second is first
+    assert np.array_equal(second, second_values)
+    _compare(histogram.bin_snapshot(second, "tensorflow"), _expected(second_values),
+             second_values)
+    other, _ = histogram.histogram_input(second_values.astype(np.float64), "tensorflow")
+    assert other is not first  # another type: a buffer of its own

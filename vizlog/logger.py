@@ -256,7 +256,7 @@ class Logger:
             # binning a large tensor happens on the delivery thread, from a private copy
             def make(s: int) -> Record | Pending:
                 return Pending(
-                    lambda: Histogram(tag, s, wall, **histogram.bin_values(array, checked_bins))
+                    lambda: Histogram(tag, s, wall, **histogram.bin_snapshot(array, checked_bins))
                 )
         else:
             fields = histogram.bin_values(array, checked_bins)
