@@ -41,3 +41,42 @@ def test_event_file_reads_back_in_order(tmp_path):
         (s, "loss") for s in range(100)
     ]
     assert events[-1].wall_time == 1099.0
+
+
+def test_scalar_frames_equal_one_frame_per_scalar_event():
+    from vizlog.records import Scalar
+
+    records = [Scalar(tag, step, walltime, value) for tag, value, step, walltime in [
+        ("train/loss", 1.5, 3, 12.5), ("ü/x", 0.0, 0, 1.0), ("t", -0.0, -5, 0.0),
+        ("n", math.nan, 2**40, 1e9), ("big", 1e39, 1, 2.0), ("i", -math.inf, 127, 3.0),
+        ("long/" + "x" * 200, 2.0, 128, 5.0), ("train/loss", 2.5, 4, 0.0),
+    ]]
+    expected = b"".join(eventfile.frame(eventfile.scalar_event(r.tag, r.value, r.step,
+                                                               r.walltime)) for r in records)
+    assert eventfile.scalar_frames(records) == expected
+
+
+def test_a_scalar_that_cannot_be_encoded_is_set_aside_alone(tmp_path, monkeypatch):
+    from eventfiles import accumulate
+
+    from vizlog.backends.tensorboard import writer
+    from vizlog.records import Scalar
+
+    backend = writer.TorchTensorBoardBackend(str(tmp_path))
+    bad = Scalar("bad", 2, 1.0, 0.0)
+    real = eventfile.scalar_event
+
+    def scalar_event(tag, value, step, walltime):
+        if tag == "bad":
+            raise ValueError("cannot encode")
+        return real(tag, value, step, walltime)
+
+    def scalar_frames(scalars):
+        raise ValueError("cannot encode")
+
+    monkeypatch.setattr(writer, "scalar_event", scalar_event)
+    monkeypatch.setattr(writer, "scalar_frames", scalar_frames)
+    failed = backend.write_batch([Scalar("ok", 1, 1.0, 1.0), bad, Scalar("ok", 3, 1.0, 3.0)])
+    backend.close()
+    assert [record for record, _ in failed] == [bad]
+    assert [e.step for e in accumulate(tmp_path).Scalars("ok")] == [1, 3]

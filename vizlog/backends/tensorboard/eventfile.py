@@ -16,7 +16,8 @@ import socket
 import struct
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 _DOUBLE = struct.Struct("<d")
 _FLOAT = struct.Struct("<f")
@@ -118,6 +119,37 @@ def scalar_event(tag: str, value: float, step: int, walltime: float) -> bytes:
     return _event_head(step, walltime) + middle + packed
 
 
+def scalar_frames(scalars: Iterable[Any]) -> bytes:
+    """The framed events of many scalar records (``tag``, ``value``, ``step``, ``walltime``)
+    at once: what ``frame(scalar_event(...))`` gives for each, in one loop without a call
+    per field, since scalars are most of what a run writes."""
+    out = []
+    middles = _scalar_middles
+    for r in scalars:
+        middle = middles.get(r.tag)
+        if middle is None:
+            middle = _scalar_middle(r.tag)
+            if len(middles) < _MAX_CACHED_TAGS:
+                middles[r.tag] = middle
+        step = r.step
+        try:
+            packed = _FLOAT.pack(r.value)
+        except OverflowError:
+            packed = _FLOAT.pack(float("inf") if r.value > 0 else float("-inf"))
+        if r.walltime and 0 < step < 0x80:
+            event = b"\x09" + _DOUBLE.pack(r.walltime) + b"\x10" + _ONE_BYTE_VARINTS[step]
+        else:
+            event = _event_head(step, r.walltime)
+        event += middle + packed
+        header = _UINT64.pack(len(event))
+        crc = _crc32c(header)
+        head_crc = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+        crc = _crc32c(event)
+        data_crc = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+        out.append(header + _UINT32.pack(head_crc) + event + _UINT32.pack(data_crc))
+    return b"".join(out)
+
+
 def graph_event(graph_def: bytes, step: int, walltime: float) -> bytes:
     return _event_head(step, walltime) + _field_bytes(4, graph_def)
 
@@ -173,6 +205,14 @@ class EventFile:
     @property
     def unwritten_bytes(self) -> int:
         return self._pending_bytes
+
+    def write_framed(self, frames: bytes, count: int) -> None:
+        """``count`` events already framed (``scalar_frames``)."""
+        if self._pending_bytes >= MAX_UNWRITTEN_BYTES:
+            self.dropped += count
+            return
+        self._pending.append(frames)
+        self._pending_bytes += len(frames)
 
     def flush(self) -> bool:
         """Write what is buffered; True when it is all in the file.  When the disk refuses

@@ -20,6 +20,7 @@ from vizlog.backends.tensorboard.eventfile import (
     EventFile,
     graph_event,
     scalar_event,
+    scalar_frames,
     summary_event,
 )
 from vizlog.backends.tensorboard.projector import ProjectorWriter
@@ -82,15 +83,34 @@ class SummaryWriterBackend(Backend):
         self._write[type(record)](record)
 
     def write_batch(self, records: list[Record]) -> list[tuple[Record, Exception]]:
-        failed = []
+        failed: list[tuple[Record, Exception]] = []
         write = self._write
+        scalars: list[Scalar] = []  # consecutive scalars are encoded together
         for record in records:
+            if type(record) is Scalar:
+                scalars.append(record)
+                continue
+            if scalars:
+                self._scalar_run(scalars, failed)
+                scalars = []
             try:
                 write[type(record)](record)
             except Exception as exc:  # noqa: BLE001 - one record never costs the others
                 failed.append((record, exc))
+        if scalars:
+            self._scalar_run(scalars, failed)
         self._flush_if_due()
         return failed
+
+    def _scalar_run(self, scalars: list[Scalar], failed: list[tuple[Record, Exception]]) -> None:
+        try:
+            self._file.write_framed(scalar_frames(scalars), len(scalars))
+        except Exception:  # noqa: BLE001 - then one at a time, to set aside only the bad one
+            for record in scalars:
+                try:
+                    self._scalar(record)
+                except Exception as exc:  # noqa: BLE001
+                    failed.append((record, exc))
 
     def _summary(self, summary: Any, r: Record) -> None:
         self._file.write(summary_event(summary.SerializeToString(), r.step, r.walltime))
