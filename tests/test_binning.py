@@ -194,3 +194,28 @@ def test_a_binned_snapshot_serves_the_next_one():
              second_values)
     other, _ = histogram.histogram_input(second_values.astype(np.float64), "tensorflow")
     assert other is not first  # another type: a buffer of its own
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_cuda_binning_equals_the_cpu_binning(dtype):
+    """On a GPU: the bins of a CUDA tensor (edges, their neighbours, random values, NaN) are
+    the CPU's, and binning it does not synchronise the training thread."""
+    values = np.concatenate([_near_edges(dtype), np.array([np.nan, np.inf], dtype=dtype),
+                             np.random.default_rng(6).standard_normal(100_000).astype(dtype)])
+    tensor = torch.from_numpy(values).cuda()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        finish = device_histogram(tensor, "tensorflow")
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    on_device = finish()
+    with np.errstate(over="ignore", invalid="ignore"):
+        ours = histogram.bin_values(values.astype(np.float32) if dtype == np.float16 else values,
+                                    "tensorflow")
+    assert on_device["bucket_counts"].tolist() == ours["bucket_counts"].tolist()
+    assert on_device["bucket_limits"].tolist() == ours["bucket_limits"].tolist()
+    for key in ("min", "max", "num", "dropped"):
+        assert on_device[key] == ours[key], key
