@@ -53,7 +53,8 @@ def test_scalar_frames_equal_one_frame_per_scalar_event():
     ]]
     expected = b"".join(eventfile.frame(eventfile.scalar_event(r.tag, r.value, r.step,
                                                                r.walltime)) for r in records)
-    assert eventfile.scalar_frames(records) == expected
+    points = [(r.tag, r.value, r.step, r.walltime) for r in records]
+    assert eventfile.scalar_frames(points) == expected
 
 
 def test_a_scalar_that_cannot_be_encoded_is_set_aside_alone(tmp_path, monkeypatch):

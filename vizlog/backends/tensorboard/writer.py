@@ -104,7 +104,9 @@ class SummaryWriterBackend(Backend):
 
     def _scalar_run(self, scalars: list[Scalar], failed: list[tuple[Record, Exception]]) -> None:
         try:
-            self._file.write_framed(scalar_frames(scalars), len(scalars))
+            self._file.write_framed(
+                scalar_frames([(r.tag, r.value, r.step, r.walltime) for r in scalars]),
+                len(scalars))
         except Exception:  # noqa: BLE001 - then one at a time, to set aside only the bad one
             for record in scalars:
                 try:
@@ -119,8 +121,9 @@ class SummaryWriterBackend(Backend):
         self._file.write(scalar_event(r.tag, r.value, r.step, r.walltime))
 
     def _scalars(self, r: Scalars) -> None:
-        for key, value in r.values.items():
-            self._file.write(scalar_event(f"{r.tag}/{key}", value, r.step, r.walltime))
+        self._file.write_framed(scalar_frames(
+            [(f"{r.tag}/{key}", value, r.step, r.walltime) for key, value in r.values.items()]),
+            len(r.values))
         chart = self._charts.setdefault(r.tag, [])
         new = [key for key in r.values if key not in chart]
         if new:
