@@ -66,11 +66,11 @@ def _compile() -> Any:
                 squares0 += d0 * d0
         return min(low0, low1), max(high0, high1), sum0 + sum1, squares0 + squares1
 
-    options = {"nogil": True, "boundscheck": False, "error_model": "numpy"}
     try:
-        return numba.njit(cache=True, **options)(kernel)
+        return numba.njit(kernel, cache=True, nogil=True, boundscheck=False,
+                          error_model="numpy")
     except RuntimeError:  # no writable cache directory: compile in every process
-        return numba.njit(**options)(kernel)
+        return numba.njit(kernel, nogil=True, boundscheck=False, error_model="numpy")
 
 
 def kernel() -> Callable[..., tuple[float, float, float, float]] | None:
