@@ -81,3 +81,14 @@ def test_a_scalar_that_cannot_be_encoded_is_set_aside_alone(tmp_path, monkeypatc
     backend.close()
     assert [record for record, _ in failed] == [bad]
     assert [e.step for e in accumulate(tmp_path).Scalars("ok")] == [1, 3]
+
+
+def test_framed_scalars_beyond_the_memory_bound_are_counted_as_dropped(tmp_path, monkeypatch):
+    """While the disk refuses events, framed scalars obey the same bound as single events."""
+    monkeypatch.setattr(eventfile, "MAX_UNWRITTEN_BYTES", 1)
+    events = eventfile.EventFile(str(tmp_path))
+    points = [("loss", 1.0, step, 2.0) for step in range(3)]
+    events.write_framed(eventfile.scalar_frames(points), len(points))  # under the bound
+    events.write_framed(eventfile.scalar_frames(points), len(points))  # over it: dropped
+    assert events.dropped == 3
+    events.close()
