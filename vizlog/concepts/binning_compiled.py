@@ -12,6 +12,7 @@ so it is used only for arrays large enough to be binned on the delivery thread.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 
 _kernel: Any = None
 _tried = False
+_lock = threading.Lock()  # two senders binning their first large histogram compile once
 
 
 def _compile() -> Any:
@@ -76,10 +78,11 @@ def _compile() -> Any:
 def kernel() -> Callable[..., tuple[float, float, float, float]] | None:
     """The compiled loop, or None without numba (or with a numba that cannot load)."""
     global _kernel, _tried
-    if not _tried:
-        _tried = True
-        try:
-            _kernel = _compile()
-        except ImportError:
-            _kernel = None
+    with _lock:
+        if not _tried:
+            try:
+                _kernel = _compile()
+            except ImportError:
+                _kernel = None
+            _tried = True
     return _kernel
