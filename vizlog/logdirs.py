@@ -105,7 +105,7 @@ def _check_store(url: str, storage_options: dict[str, Any] | None) -> None:
             why = ("access denied: check the credentials (for S3 the AWS_* environment or "
                    "storage_options key/secret) and that they may write there")
         else:
-            why = f"the store did not answer: {type(exc).__name__}: {exc}"
+            why = f"{type(exc).__name__}: {exc}"
         raise VizlogValueError(f"Logger(logdir=...): cannot write to {url!r}: {why}") from exc
     try:
         fs.rm_file(probe)

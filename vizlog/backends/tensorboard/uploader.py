@@ -115,6 +115,9 @@ class Uploader:
             self._changed.notify_all()
         if not left:
             self._thread.join(1.0)
+            if os.path.isdir(self.spool) and os.listdir(self.spool) == [DESTINATION]:
+                _remove(os.path.join(self.spool, DESTINATION))
+                os.rmdir(self.spool)
             return True
         for item in left:
             if item.path is None:
@@ -168,7 +171,7 @@ class Uploader:
 
     def _failed(self, exc: Exception) -> None:
         with self._lock:
-            if self._outage:
+            if self._outage or self._stopped:
                 return
             self._outage = True
             waiting = len(self._queue)
