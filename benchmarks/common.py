@@ -56,6 +56,8 @@ class Sizes:
     startup_repeats: int
     outage_scalars: int
     cuda_calls: int
+    remote_intervals: tuple[int, ...] = (25, 50, 100, 200)
+    remote_scalars: int = 20
 
 
 FULL = Sizes(
@@ -86,6 +88,8 @@ QUICK = Sizes(
     startup_repeats=1,
     outage_scalars=2_000,
     cuda_calls=5,
+    remote_intervals=(4, 8),
+    remote_scalars=5,
 )
 
 

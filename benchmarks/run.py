@@ -27,6 +27,7 @@ from benchmarks import (  # noqa: E402 - the repository root must be importable 
     case_histogram,
     case_loop,
     case_outage,
+    case_remote,
     case_scalar,
     case_startup,
     report,
@@ -40,6 +41,7 @@ CASES = {
     "4": case_delivery.run,
     "5": case_startup.run,
     "6": case_outage.run,
+    "7": case_remote.run,
     "cuda": case_cuda.run,
 }
 
