@@ -321,3 +321,47 @@ def test_visdom_spool_of_a_remote_logdir_stays_local(tmp_path):
             log.scalar("loss", 1.0, 0)
     home = tmp_path / "spool" / "s3" / "bkt" / "exp7"
     assert (home / "visdom-spool.jsonl").exists()
+
+
+def test_objects_grow_longer_as_the_run_does_and_big_intervals_split(monkeypatch):
+    import fsspec
+
+    store = storage.ObjectStore("memory://grow/run")
+    events = store.event_file(2.0)
+    seen = {}
+    for objects in (0, 249, 250, 500, 1000, 1249, 1250, 100_000):
+        events.objects = objects
+        seen[objects] = events.interval()
+    assert seen == {0: 2.0, 249: 2.0, 250: 4.0, 500: 8.0, 1000: 32.0, 1249: 32.0, 1250: 64.0,
+                    100_000: 64.0}
+    # a day at the default 2 s: five doublings (15,500 s), then one object a minute
+    assert 1250 + (86_400 - 250 * (2 + 4 + 8 + 16 + 32)) // 64 < 2_400
+    monkeypatch.setattr(storage, "SEGMENT_BYTES", 1000)
+    events.objects = 0
+    for _ in range(100):
+        events.write(b"x" * 100)  # each 116 bytes framed: a new object every 9 events
+    store.close()
+    names = sorted(fsspec.filesystem("memory").ls("/grow/run", detail=False))
+    assert len(names) == 11, "objects cut by size, not by time"
+
+
+def test_unreachable_endpoint_is_one_clear_error_at_construction():
+    dead = f"http://127.0.0.1:{servers.free_port()}"
+    options = {"endpoint_url": dead, "key": KEY, "secret": SECRET,
+               "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1}}
+    with pytest.raises(vizlog.VizlogValueError, match="cannot write to 's3://bkt/run': "
+                                                      "EndpointConnectionError"):
+        vizlog.Logger("tensorboard", "s3://bkt/run", storage_options=options)
+
+
+def test_tensorboard_gets_the_store_configuration():
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    assert logdirs.tensorboard_env("s3://b/r", None, env) == {"S3_ENDPOINT": "http://127.0.0.1:9"}
+    options = {"endpoint_url": "http://e:1", "key": "k", "secret": "s",
+               "client_kwargs": {"region_name": "eu-west-3"}}
+    assert logdirs.tensorboard_env("s3://b/r", options, {}) == {
+        "S3_ENDPOINT": "http://e:1", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "eu-west-3"}
+    assert logdirs.tensorboard_env("s3://b/r", None, {"S3_ENDPOINT": "x",
+                                                      "AWS_ENDPOINT_URL": "y"}) == {}
+    assert logdirs.tensorboard_env("runs/exp1", options, {}) == {}

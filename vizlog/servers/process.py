@@ -346,7 +346,7 @@ def serve(
                    env_path=None if env_path is None else os.fspath(env_path))
     child_env = dict(os.environ if env is None else env)
     if kind == "tensorboard" and logdir is not None:
-        child_env.update(logdirs.tensorboard_env(logdir, storage_options, child_env))
+        child_env.update(logdirs.tensorboard_env(os.fspath(logdir), storage_options, child_env))
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     process = subprocess.Popen(
         argv,
