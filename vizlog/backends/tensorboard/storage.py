@@ -39,9 +39,9 @@ class EventSink(Protocol):
     """An event file as the writer sees it, local or on a store."""
 
     def write(self, event: bytes) -> None: ...
-    def flush_if_due(self) -> None: ...
-    def flush(self) -> None: ...
-    def close(self) -> None: ...
+    def flush_if_due(self) -> bool: ...
+    def flush(self) -> bool: ...
+    def close(self) -> bool: ...
 
 
 class LocalEventFile(EventFile):
@@ -160,21 +160,24 @@ class ObjectEventFile:
         if self._size >= SEGMENT_BYTES:
             self.flush()
 
-    def flush_if_due(self) -> None:
+    def flush_if_due(self) -> bool:
         if self._pending and time.monotonic() - self._cut_at >= self.interval():
-            self.flush()
+            return self.flush()
+        return True
 
-    def flush(self) -> None:
-        """Hand what was written since the last object to the uploader, as a new object."""
+    def flush(self) -> bool:
+        """Hand what was written since the last object to the uploader, as a new object
+        (which keeps it, store or no store: True)."""
         self._cut_at = time.monotonic()
         if not self._pending:
-            return
+            return True
         self._pending.insert(0, frame(_file_version_event(time.time())))
         data = b"".join(self._pending)
         self._pending.clear()
         self._size = 0
         self._uploader.put(f"{self.prefix}.{self.objects:08d}", data)
         self.objects += 1
+        return True
 
-    def close(self) -> None:
-        self.flush()
+    def close(self) -> bool:
+        return self.flush()
