@@ -5,12 +5,14 @@ records every request it gets).
 Both writers log the same scalars and flush once per interval, as each does every
 ``flush_secs``.  vizlog sends each interval as a new object; torch's writer (through
 TensorBoard's file layer) uploads the whole file again at every flush, so what it sends grows
-with the square of the run's length.
+with the square of the run's length.  Then the cost of a logging call while the store answers
+and after it was killed (uploads run on their own thread: it should not change).
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from typing import Any
 
@@ -55,6 +57,35 @@ def _measure(server: Any, fs: Any, kind: str, bucket: str, intervals: int, scala
     }
 
 
+def _call_costs(server: Any, bucket: str, calls: int) -> dict[str, float]:
+    """Median and 99th percentile of one ``log.scalar`` call, store up, then store killed."""
+    import vizlog
+    from vizlog.backends.tensorboard import uploader
+
+    def costs(log: Any) -> tuple[float, float]:
+        samples = []
+        for i in range(calls):
+            begin = time.perf_counter_ns()
+            log.scalar("loss", float(i), i)
+            samples.append(time.perf_counter_ns() - begin)
+        samples.sort()
+        return statistics.median(samples), samples[int(len(samples) * 0.99)]
+
+    saved = uploader.CLOSE_STALL_SECONDS
+    uploader.CLOSE_STALL_SECONDS = 0.5  # the store is gone: what is left goes to the spool
+    try:
+        with quiet():
+            log = vizlog.Logger("tensorboard", f"s3://{bucket}/calls")
+            up = costs(log)
+            server.kill()
+            down = costs(log)
+            log.close()
+    finally:
+        uploader.CLOSE_STALL_SECONDS = saved
+    return {"up_median_ns": up[0], "up_p99_ns": up[1], "down_median_ns": down[0],
+            "down_p99_ns": down[1]}
+
+
 def run(ctx: Context) -> list[Row]:
     from tests.s3server import S3Server, s3fs
     from vizlog import logdirs
@@ -64,6 +95,7 @@ def run(ctx: Context) -> list[Row]:
     saved = dict(os.environ)
     with S3Server(recording=recording) as server:
         try:
+            os.environ["VIZLOG_SPOOL_DIR"] = ctx.path("spool")
             os.environ.update(server.env())
             os.environ.update(logdirs.tensorboard_env("s3://bucket"))
             fs = s3fs(server)
@@ -71,6 +103,7 @@ def run(ctx: Context) -> list[Row]:
             fs.mkdir(bucket)
             results = {n: {kind: _measure(server, fs, kind, bucket, n, scalars)
                            for kind in ("vizlog", "torch")} for n in sizes}
+            calls = _call_costs(server, bucket, ctx.sizes.remote_calls)
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -99,5 +132,13 @@ def run(ctx: Context) -> list[Row]:
         target="vizlog linear (about 1x)", met=growth("vizlog") < 1.2,
         notes={"meaning": "1x: each interval costs the same however long the run; torch's "
                "writer re-sends the whole file at every flush"},
+    ))
+    down, up = calls["down_median_ns"], calls["up_median_ns"]
+    rows.append(Row(
+        case="7. S3 logging call, store killed vs store up (median)",
+        vizlog=down, raw=up, unit="ns/call", ratio=down / up,
+        target="ratio <= 1.5 (uploads never on the training thread)", met=down / up <= 1.5,
+        notes={**calls, "calls": ctx.sizes.remote_calls,
+               "raw": "the same vizlog Logger while the store answered"},
     ))
     return rows

@@ -58,6 +58,7 @@ class Sizes:
     cuda_calls: int
     remote_intervals: tuple[int, ...] = (25, 50, 100, 200)
     remote_scalars: int = 20
+    remote_calls: int = 200_000
 
 
 FULL = Sizes(
@@ -90,6 +91,7 @@ QUICK = Sizes(
     cuda_calls=5,
     remote_intervals=(4, 8),
     remote_scalars=5,
+    remote_calls=2_000,
 )
 
 

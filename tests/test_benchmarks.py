@@ -99,6 +99,8 @@ def test_s3_upload_sends_what_it_stores_once(quick_run):
         assert torch["bytes_sent"] > torch["bytes_stored"]  # the writer re-sends its file
     (growth,) = _rows(results, "7. S3 bytes sent per interval")
     assert growth["vizlog"] < 1.2 < growth["raw"]
+    (calls,) = _rows(results, "7. S3 logging call")
+    assert calls["notes"]["down_median_ns"] > 0 and calls["notes"]["up_median_ns"] > 0
 
 
 def test_table_is_printed_and_written(quick_run):
