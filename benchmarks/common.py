@@ -58,6 +58,9 @@ class Sizes:
     cuda_calls: int
     model_params: int
     model_repeats: int
+    remote_intervals: tuple[int, ...] = (25, 50, 100, 200)
+    remote_scalars: int = 20
+    remote_calls: int = 200_000
 
 
 FULL = Sizes(
@@ -92,6 +95,9 @@ QUICK = Sizes(
     cuda_calls=5,
     model_params=100_000,
     model_repeats=1,
+    remote_intervals=(4, 8),
+    remote_scalars=5,
+    remote_calls=2_000,
 )
 
 

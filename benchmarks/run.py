@@ -28,6 +28,7 @@ from benchmarks import (  # noqa: E402 - the repository root must be importable 
     case_loop,
     case_model,
     case_outage,
+    case_remote,
     case_scalar,
     case_startup,
     report,
@@ -42,6 +43,7 @@ CASES = {
     "5": case_startup.run,
     "6": case_outage.run,
     "7": case_model.run,
+    "8": case_remote.run,
     "cuda": case_cuda.run,
 }
 

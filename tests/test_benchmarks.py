@@ -96,6 +96,20 @@ def test_outage_spool_holds_every_scalar(quick_run):
     assert row["notes"]["growth_mb"] < 50
 
 
+def test_s3_upload_sends_what_it_stores_once(quick_run):
+    results, _ = quick_run
+    rows = _rows(results, "7. S3 run of")
+    assert len(rows) == 2  # QUICK.remote_intervals
+    for row in rows:
+        ours, torch = row["notes"]["vizlog"], row["notes"]["torch"]
+        assert ours["bytes_sent"] == ours["bytes_stored"] > 0
+        assert torch["bytes_sent"] > torch["bytes_stored"]  # the writer re-sends its file
+    (growth,) = _rows(results, "7. S3 bytes sent per interval")
+    assert growth["vizlog"] < 1.2 < growth["raw"]
+    (calls,) = _rows(results, "7. S3 logging call")
+    assert calls["notes"]["down_median_ns"] > 0 and calls["notes"]["up_median_ns"] > 0
+
+
 def test_table_is_printed_and_written(quick_run):
     _, text = quick_run
     assert "| case | vizlog | raw | ratio | target | status |" in text

@@ -1,4 +1,4 @@
-"""The ``vizlog`` command: serve, export, replay, info, visdom-assets.
+"""The ``vizlog`` command: serve, export, replay, upload, info, visdom-assets.
 
 Only the standard library is imported here; each subcommand imports what it needs when it
 runs, so that ``vizlog --help`` answers at once.
@@ -46,11 +46,12 @@ def _add_serve_parser(sub: Any) -> None:
     tb = kinds.add_parser(
         "tensorboard",
         help="serve TensorBoard on a logdir",
-        description="Serve TensorBoard on LOGDIR (default: $VIZLOG_LOGDIR, else ./runs).",
+        description="Serve TensorBoard on LOGDIR (default: $VIZLOG_LOGDIR, else ./runs). "
+        "LOGDIR may be a URL (s3://bucket/runs, gs://...), read with the store's standard "
+        "configuration (for S3 the AWS_* environment, AWS_ENDPOINT_URL included).",
     )
-    tb.add_argument(
-        "--logdir", default=None, help="directory of runs (default: $VIZLOG_LOGDIR, else ./runs)"
-    )
+    tb.add_argument("--logdir", default=None,
+                    help="directory or URL of runs (default: $VIZLOG_LOGDIR, else ./runs)")
     tb.add_argument("--port", type=int, default=DEFAULT_PORTS["tensorboard"], help=PORT_HELP)
     tb.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
     _add_timeout(tb)
@@ -125,7 +126,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 kind, host=args.host, timeout=args.timeout, echo=sys.stderr, **options
             )
             started.append(server)
-            where = f" (logdir {os.path.abspath(logdir)})" if kind == "tensorboard" else ""
+            shown = logdir if "://" in logdir else os.path.abspath(logdir)
+            where = f" (logdir {shown})" if kind == "tensorboard" else ""
             print(f"{kind} is running at {server.url}{where}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while True:
@@ -230,7 +232,7 @@ def _add_export_parser(sub: Any) -> None:
         "run, tag, step, walltime, value. The run is the event file's directory relative to "
         "LOGDIR ('.' for LOGDIR itself).",
     )
-    export.add_argument("logdir", metavar="LOGDIR")
+    export.add_argument("logdir", metavar="LOGDIR", help="a directory, or a URL (s3://...)")
     export.add_argument(
         "--format",
         choices=("csv", "json"),
@@ -249,7 +251,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     )
     try:
         rows = export.scalar_rows(args.logdir)
-    except (ValueError, ImportError) as exc:
+    except (ValueError, ImportError, OSError) as exc:  # OSError: a store's refusal
         raise CliError(str(exc)) from exc
     if args.output is None:
         export.export(rows, sys.stdout, fmt)
@@ -300,6 +302,31 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- upload -------------------------------------------------------------------------------
+
+
+def _add_upload_parser(sub: Any) -> None:
+    upload = sub.add_parser(
+        "upload", help="send what a run left unsent (its store was unreachable) to its store",
+        description="Send the objects a run with a remote logdir kept in SPOOL (named in "
+        "its warning) to the store they were meant for, in order, with the store's standard "
+        "configuration. Each is removed once sent; run it again after a failure.",
+    )
+    upload.add_argument("spool", metavar="SPOOL")
+    upload.set_defaults(handler=_cmd_upload)
+
+
+def _cmd_upload(args: argparse.Namespace) -> int:
+    from vizlog.backends.tensorboard.uploader import send_spool
+
+    try:
+        count = send_spool(args.spool)
+    except (ValueError, OSError, ImportError) as exc:
+        raise CliError(str(exc)) from exc
+    print(f"sent {count} object(s) from {args.spool}")
+    return 0
+
+
 # --- info ---------------------------------------------------------------------------------
 
 
@@ -334,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_parser(sub)
     _add_export_parser(sub)
     _add_replay_parser(sub)
+    _add_upload_parser(sub)
     _add_info_parser(sub)
     _add_assets_parser(sub)
     return parser

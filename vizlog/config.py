@@ -22,6 +22,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "VIZLOG_VISDOM_PASSWORD": "Visdom login password",
     "VIZLOG_FLUSH_SECS": "seconds after which logged values are on disk at the latest, so that "
     f"a killed run loses no more than that (default {DEFAULT_FLUSH_SECS:g})",
+    "VIZLOG_SPOOL_DIR": "local directory for what a remote logdir (s3://, gs://, ...) cannot "
+    "send while its store is unreachable, and for the Visdom spool of a remote logdir "
+    "(default ~/.cache/vizlog/spool)",
     "VIZLOG_NPM_REGISTRY": "npm registry that `vizlog visdom-assets` fetches Visdom's web "
     "assets from (default https://registry.npmjs.org)",
 }
@@ -60,6 +63,12 @@ def flush_secs() -> float:
             f"VIZLOG_FLUSH_SECS: expected a positive number of seconds, got {value!r}"
         )
     return seconds
+
+
+def spool_dir() -> str:
+    """Local home of what a remote logdir cannot send yet (the store's outage spool)."""
+    default = os.path.join(env("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "vizlog", "spool")
+    return os.path.expanduser(env("VIZLOG_SPOOL_DIR") or default)
 
 
 def visdom_server() -> str:

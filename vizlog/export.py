@@ -4,7 +4,8 @@ The successor of tensorboardX's ``export_scalars_to_json``: it reads the files t
 it covers logs written by ``torch.utils.tensorboard`` and ``tensorboardX`` alike, old-style
 ``simple_value`` and tensor summaries, ``scalar`` and ``scalars`` (whose per-key sub-runs are
 just more runs).  One row per point: run, tag, step, walltime, value.  The run is the event
-file's directory relative to the logdir, ``"."`` for the logdir itself.
+file's directory relative to the logdir, ``"."`` for the logdir itself.  A logdir may be an
+fsspec URL (``s3://bucket/runs``): its event files are fetched whole, many at a time.
 """
 
 from __future__ import annotations
@@ -12,18 +13,28 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterator
+import posixpath
+import struct
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
+
+from vizlog import logdirs
 
 COLUMNS = ("run", "tag", "step", "walltime", "value")
 FORMATS = ("csv", "json")
 
 Row = dict[str, Any]
+#: event files fetched from a store per request batch
+FETCH_BATCH = 64
 
 
-def event_files(logdir: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
+def event_files(logdir: str | os.PathLike[str],
+                storage_options: dict[str, Any] | None = None) -> Iterator[tuple[str, str]]:
     """``(run, path)`` for every event file under ``logdir``, in a stable order."""
-    root = os.fspath(logdir)
+    root = logdirs.normalise(os.fspath(logdir))
+    if logdirs.is_url(root):
+        yield from _store_event_files(root, storage_options)
+        return
     if not os.path.isdir(root):
         raise ValueError(f"logdir={root!r} is not a directory")
     for directory, subdirs, files in os.walk(root):
@@ -35,10 +46,73 @@ def event_files(logdir: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
                 yield run, os.path.join(directory, name)
 
 
-def iter_scalars(logdir: str | os.PathLike[str]) -> Iterator[Row]:
+def _store_event_files(url: str, storage_options: dict[str, Any] | None
+                       ) -> Iterator[tuple[str, str]]:
+    fs, root = logdirs.filesystem(url, storage_options)
+    if not fs.isdir(root):
+        raise ValueError(f"logdir={url!r} is not a directory (no object under it)")
+    found = []
+    for path in fs.find(root):
+        path = path.rstrip("/")
+        if "tfevents" in posixpath.basename(path):
+            run = posixpath.relpath(posixpath.dirname(path), root)
+            found.append(("." if run == os.curdir else run, path))
+    yield from sorted(found)
+
+
+def _events_by_file(logdir: str | os.PathLike[str], storage_options: dict[str, Any] | None
+                    ) -> Iterator[tuple[str, Iterable[Any]]]:
+    """``(run, events)`` per event file, as TensorBoard's loader gives them."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    files = list(event_files(logdir, storage_options))
+    url = logdirs.normalise(os.fspath(logdir))
+    if not logdirs.is_url(url):
+        for run, path in files:
+            yield run, EventFileLoader(path).Load()
+        return
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.data_compat import migrate_event
+    from tensorboard.dataclass_compat import migrate_event as migrate_dataclass
+
+    # The objects of a store are complete event files, never appended to: each is fetched
+    # whole, FETCH_BATCH per round trip, and goes through the loader's read-time migrations.
+    fs, _ = logdirs.filesystem(url, storage_options)
+    metadata: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(files), FETCH_BATCH):
+        batch = files[start:start + FETCH_BATCH]
+        data = fs.cat([path for _, path in batch])
+        for run, path in batch:
+            run_metadata = metadata.setdefault(run, {})
+            yield run, (
+                migrated
+                for record in _records(data[path])
+                for migrated in migrate_dataclass(
+                    migrate_event(Event.FromString(record)), run_metadata)
+            )
+
+
+def _records(data: bytes) -> Iterable[bytes]:
+    """The records of a TFRecord file; a torn or corrupt tail ends it, as in the loader."""
+    from vizlog.backends.tensorboard.eventfile import masked_crc32c
+
+    offset = 0
+    while offset + 12 <= len(data):
+        (length,) = struct.unpack_from("<Q", data, offset)
+        end = offset + 12 + length + 4
+        if end > len(data):
+            return
+        body = data[offset + 12:end - 4]
+        if struct.unpack_from("<I", data, end - 4)[0] != masked_crc32c(body):
+            return
+        yield body
+        offset = end
+
+
+def iter_scalars(logdir: str | os.PathLike[str],
+                 storage_options: dict[str, Any] | None = None) -> Iterator[Row]:
     """Every scalar point under ``logdir``, file by file, in the order it was written."""
     try:
-        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
         from tensorboard.compat.proto.summary_pb2 import DATA_CLASS_SCALAR
         from tensorboard.util import tensor_util
     except ImportError as exc:
@@ -46,9 +120,11 @@ def iter_scalars(logdir: str | os.PathLike[str]) -> Iterator[Row]:
             'reading event files needs the tensorboard package: pip install "vizlog[tensorboard]"'
         ) from exc
 
-    for run, path in event_files(logdir):
-        is_scalar: dict[str, bool] = {}  # metadata may come only with a tag's first value
-        for event in EventFileLoader(path).Load():
+    by_run: dict[str, dict[str, bool]] = {}
+    for run, events in _events_by_file(logdir, storage_options):
+        # metadata may come only with a tag's first value, in a run's first file
+        is_scalar = by_run.setdefault(run, {})
+        for event in events:
             if not event.HasField("summary"):
                 continue
             for value in event.summary.value:
@@ -69,22 +145,24 @@ def iter_scalars(logdir: str | os.PathLike[str]) -> Iterator[Row]:
                 }
 
 
-def scalar_rows(logdir: str | os.PathLike[str]) -> list[Row]:
+def scalar_rows(logdir: str | os.PathLike[str],
+                storage_options: dict[str, Any] | None = None) -> list[Row]:
     """All scalar points, sorted by run, tag, step and walltime."""
-    return sorted(
-        iter_scalars(logdir), key=lambda r: (r["run"], r["tag"], r["step"], r["walltime"])
-    )
+    return sorted(iter_scalars(logdir, storage_options),
+                  key=lambda r: (r["run"], r["tag"], r["step"], r["walltime"]))
 
 
-def read_scalars(logdir: str | os.PathLike[str]) -> Any:
+def read_scalars(logdir: str | os.PathLike[str],
+                 storage_options: dict[str, Any] | None = None) -> Any:
     """Every scalar of every run under ``logdir``, written by either TensorBoard writer.
 
-    A pandas DataFrame with columns run, tag, step, walltime, value when pandas is
-    installed, else a list of dicts with those keys.
+    ``logdir`` may be an fsspec URL (``s3://bucket/runs``), read with the store's standard
+    configuration or ``storage_options``.  A pandas DataFrame with columns run, tag, step,
+    walltime, value when pandas is installed, else a list of dicts with those keys.
     """
     if not isinstance(logdir, str | os.PathLike):
         raise TypeError(f"read_scalars(logdir=...): expected a path, got {type(logdir).__name__}")
-    rows = scalar_rows(logdir)
+    rows = scalar_rows(logdir, logdirs.check_options(storage_options))
     try:
         import pandas
     except ImportError:

@@ -72,7 +72,9 @@ def destination_lines() -> list[str]:
         where = os.path.join("runs", "<date>-<time>_<host>") + " (a new directory per Logger)"
     else:
         where = logdir
-    lines = [f"  backends:  {names}", f"  logdir:    {os.path.abspath(where) if logdir else where}"]
+    if logdir and "://" not in logdir:
+        where = os.path.abspath(where)
+    lines = [f"  backends:  {names}", f"  logdir:    {where}"]
     if "visdom" in names:
         env = config.visdom_env() or "the logdir's last part"
         lines.append(f"  visdom:    {config.visdom_server()} (environment: {env})")

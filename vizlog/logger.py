@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from vizlog import config, distributed, lifecycle
+from vizlog import config, distributed, lifecycle, logdirs
 from vizlog.backends import fake as fake_backend
 from vizlog.backends import get_backend_class, parse_backend_names
 from vizlog.backends.base import Backend
@@ -48,13 +48,15 @@ class Logger:
         backend: ``"tensorboard"``, ``"tensorboardx"``, ``"visdom"``, ``"fake"``, ``"none"``,
             a comma-separated string or a list of these.  ``None`` reads ``VIZLOG_BACKEND``
             (default ``"tensorboard"``).
-        logdir: the run's directory.  ``None`` reads ``VIZLOG_LOGDIR``, else
+        logdir: the run's directory, or an fsspec URL (``s3://bucket/run``, ``gs://...``) for
+            the TensorBoard backends.  ``None`` reads ``VIZLOG_LOGDIR``, else
             ``runs/<date>-<time>_<host>``.
         all_ranks: under distributed training only rank 0 logs by default; with
             ``all_ranks=True`` every rank logs into ``<logdir>/rank<r>``.
         queue_size: records a background backend may hold before a logging call waits.
         **backend_options: passed to the backends that take them (for example ``server`` and
-            ``env`` for Visdom, ``flush_secs`` for TensorBoard).
+            ``env`` for Visdom, ``flush_secs`` and ``storage_options`` (the store's fsspec
+            options: ``endpoint_url``, ``key``, ...) for TensorBoard).
     """
 
     def __init__(
@@ -79,15 +81,19 @@ class Logger:
         self._off = not distributed.is_logging_rank(self.rank, all_ranks)
         if logdir is None:
             logdir = config.logdir()
-        logdir = os.fspath(logdir)
+        logdir = logdirs.normalise(os.fspath(logdir))
         if all_ranks:
             logdir = os.path.join(logdir, f"rank{self.rank}")
         self.logdir = logdir
         self.backends: tuple[str, ...] = () if self._off else names
         if self._off:
             classes = []
-        if any(cls.writes_files for cls in classes):
-            _check_logdir(logdir)
+        # A backend that cannot write to a store (Visdom's spool) gets a local stand-in.
+        local = logdirs.local_home(logdir) if logdirs.is_url(logdir) else logdir
+        store_options = logdirs.check_options(backend_options.get("storage_options"))
+        for where in dict.fromkeys(logdir if cls.remote_logdir else local
+                                   for cls in classes if cls.writes_files):
+            logdirs.check_logdir(where, store_options)
         self._sinks: list[Sink] = []
         try:
             for cls in classes:
@@ -95,7 +101,7 @@ class Logger:
                     instance: Backend = capture
                 else:
                     options = {k: v for k, v in backend_options.items() if k in cls.options}
-                    instance = cls(logdir, **options)
+                    instance = cls(logdir if cls.remote_logdir else local, **options)
                 self._sinks.append(
                     BackgroundDelivery(instance, queue_size) if cls.threaded
                     else InlineDelivery(instance)
@@ -409,20 +415,6 @@ def _check_options(classes: list[type[Backend]], options: dict[str, Any]) -> Non
             f"{', '.join(cls.name for cls in classes) or 'none'}; accepted: "
             f"{', '.join(sorted(accepted)) or 'none'}"
         )
-
-
-def _check_logdir(logdir: str) -> None:
-    try:
-        os.makedirs(logdir, exist_ok=True)
-        probe = os.path.join(logdir, f".vizlog-write-test-{os.getpid()}")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
-    except OSError as exc:
-        raise VizlogValueError(
-            f"Logger(logdir=...): cannot write to {logdir!r} ({exc.strerror or exc}); "
-            "pass a writable directory or set VIZLOG_LOGDIR"
-        ) from exc
 
 
 #: a queue longer than this would let the sender fall minutes behind (and hold gigabytes)

@@ -22,6 +22,9 @@ class Backend:
     options: ClassVar[tuple[str, ...]] = ()
     #: whether it writes under the logdir (then the Logger checks the logdir is writable)
     writes_files: ClassVar[bool] = True
+    #: whether its logdir may be an fsspec URL (``s3://...``); others get a local directory
+    #: standing for it (``storage.local_home``)
+    remote_logdir: ClassVar[bool] = False
 
     def __init__(self, logdir: str, **options: Any) -> None:
         self.logdir = logdir

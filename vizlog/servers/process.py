@@ -26,6 +26,8 @@ import urllib.error
 import urllib.request
 from typing import IO
 
+from vizlog import logdirs
+
 SERVER_KINDS = ("tensorboard", "visdom")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORTS = {"tensorboard": 6006, "visdom": 8097}
@@ -301,8 +303,13 @@ def serve(
     timeout: float = DEFAULT_START_TIMEOUT,
     echo: IO[str] | None = None,
     env: dict[str, str] | None = None,
+    storage_options: dict[str, object] | None = None,
 ) -> Server:
     """Start a TensorBoard or Visdom server and return it once it answers HTTP.
+
+    TensorBoard's ``logdir`` may be a URL (``s3://bucket/runs``): the child gets what it needs
+    to read it (for S3 the endpoint as ``S3_ENDPOINT``) from the standard configuration or
+    ``storage_options``, as a Logger writing there does.
 
     ``port=None`` takes the server's usual port (6006, 8097), ``port=0`` any free one.  The
     server listens on 127.0.0.1 unless ``host`` says otherwise.  Use it as a context manager
@@ -328,7 +335,7 @@ def serve(
             from vizlog import config
 
             logdir = config.env("VIZLOG_LOGDIR") or "runs"
-        logdir = os.fspath(logdir)
+        logdir = logdirs.normalise(os.fspath(logdir))
     if port == 0:
         port = free_port(host)
     elif port_in_use(host, port):
@@ -338,6 +345,8 @@ def serve(
                    logdir=None if logdir is None else os.fspath(logdir),
                    env_path=None if env_path is None else os.fspath(env_path))
     child_env = dict(os.environ if env is None else env)
+    if kind == "tensorboard" and logdir is not None:
+        child_env.update(logdirs.tensorboard_env(os.fspath(logdir), storage_options, child_env))
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     process = subprocess.Popen(
         argv,

@@ -4,23 +4,22 @@ for both TensorBoard backends.
 The writers' own ``add_embedding`` differ (tensorboardX needs square label images, torch's
 needs torch tensors); writing the documented file layout ourselves keeps both identical.
 
+Files go through the run's store (``storage.py``): a local directory or an object store.
 ``projector_config.pbtxt`` is shared by every writer of the run's directory (two Loggers, a
-resumed run): each embedding is added to what is on disk at that moment, under a file lock,
-and the file is replaced atomically, so no writer's entries are lost and a reader never sees
-half a file.  It is built as a ``ProjectorConfig`` protobuf, so any tag (quotes, newlines) is
-escaped the way TensorBoard's parser expects.
+resumed run): in a local directory each embedding is added to what is on disk at that moment,
+under a file lock, and the file is replaced atomically, so no writer's entries are lost and a
+reader never sees half a file (on a store: to what was there when the run started).  It is
+built as a ``ProjectorConfig`` protobuf, so any tag (quotes, newlines) is escaped the way
+TensorBoard's parser expects.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import io
 import math
-import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import numpy as np
@@ -68,31 +67,30 @@ def _config_class() -> Any:
     return ProjectorConfig
 
 
-@contextlib.contextmanager
-def _locked(path: str) -> Iterator[None]:
-    with open(path + ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+class Files(Protocol):
+    """Where the files go: ``storage.LocalStore`` or ``storage.ObjectStore``."""
+
+    def put(self, name: str, data: bytes) -> None: ...
+    def load(self, name: str) -> None: ...
+    def update(self, name: str, change: Callable[[bytes | None], bytes]) -> None: ...
 
 
 class ProjectorWriter:
     """Writes each embedding's files and adds it to the run's ``projector_config.pbtxt``."""
 
-    def __init__(self, logdir: str) -> None:
-        self.logdir = logdir
-        self._config = os.path.join(logdir, CONFIG_NAME)
+    def __init__(self, files: Files) -> None:
+        self.files = files
+        files.load(CONFIG_NAME)
 
     def write(self, record: Embedding) -> str:
+        """Write one embedding's files; returns their directory, relative to the run."""
         from google.protobuf import text_format
 
         step = str(record.step).zfill(5)
         subdir = f"{step}/{safe_path_part(record.tag)}"
-        target = os.path.join(self.logdir, subdir)
-        os.makedirs(target, exist_ok=True)
-        np.savetxt(os.path.join(target, "tensors.tsv"), record.mat, delimiter="\t", fmt="%.8g")
+        tensors = io.BytesIO()
+        np.savetxt(tensors, record.mat, delimiter="\t", fmt="%.8g")
+        self.files.put(f"{subdir}/tensors.tsv", tensors.getvalue())
         config_class = _config_class()
         entry = config_class().embeddings.add()
         entry.tensor_name = f"{record.tag}:{step}"
@@ -101,25 +99,23 @@ class ProjectorWriter:
             rows = list(record.metadata)
             if record.metadata_header is not None:
                 rows.insert(0, record.metadata_header)
-            with open(os.path.join(target, "metadata.tsv"), "w", encoding="utf-8") as f:
-                f.write("".join("\t".join(row) + "\n" for row in rows))
+            text = "".join("\t".join(row) + "\n" for row in rows)
+            self.files.put(f"{subdir}/metadata.tsv", text.encode("utf-8"))
             entry.metadata_path = f"{subdir}/metadata.tsv"
         if record.label_img is not None:
             png, width, height = _sprite_png(record.label_img)
-            with open(os.path.join(target, "sprite.png"), "wb") as f:
-                f.write(png)
+            self.files.put(f"{subdir}/sprite.png", png)
             entry.sprite.image_path = f"{subdir}/sprite.png"
             entry.sprite.single_image_dim.extend([width, height])
-        with _locked(self._config):
+
+        def add_entry(earlier: bytes | None) -> bytes:
             config = config_class()
-            if os.path.exists(self._config):
-                with open(self._config, encoding="utf-8") as f:
-                    text_format.Parse(f.read(), config)
+            if earlier:
+                text_format.Parse(earlier.decode("utf-8"), config)
             kept = [e for e in config.embeddings if e.tensor_name != entry.tensor_name]
             del config.embeddings[:]
             config.embeddings.extend(kept + [entry])
-            tmp = f"{self._config}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text_format.MessageToString(config, as_utf8=True))
-            os.replace(tmp, self._config)
-        return target
+            return text_format.MessageToString(config, as_utf8=True).encode("utf-8")
+
+        self.files.update(CONFIG_NAME, add_entry)
+        return subdir

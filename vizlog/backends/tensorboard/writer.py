@@ -4,7 +4,8 @@ translation of records also serves tensorboardX (see ``tensorboardx.py``).
 Summaries of every kind are made by the chosen library's own ``summary`` functions (so the
 files hold what its ``SummaryWriter`` would write); scalars, the bulk of a run, are encoded
 directly to the same bytes.  Events go to one event file written by vizlog's sender thread
-(``eventfile.py``), flushed every ``flush_secs``: the most a killed process can lose.
+(``eventfile.py``), flushed every ``flush_secs``: the most a killed process can lose.  A logdir
+may also be an fsspec URL (``s3://``, ``gs://``, ...): ``storage.py`` says how it is stored.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import time
 from types import ModuleType
 from typing import Any, ClassVar
 
-from vizlog import config
+from vizlog import config, logdirs
 from vizlog.backends.base import Backend
+from vizlog.backends.tensorboard import storage
 from vizlog.backends.tensorboard.eventfile import (
-    EventFile,
     graph_event,
     scalar_event,
     scalar_frames,
@@ -51,9 +52,11 @@ class SummaryWriterBackend(Backend):
     but not for histograms, splitting one tag in two).
     """
 
-    options: ClassVar[tuple[str, ...]] = ("flush_secs",)
+    options: ClassVar[tuple[str, ...]] = ("flush_secs", "storage_options")
+    remote_logdir = True
 
-    def __init__(self, logdir: str, flush_secs: float | None = None) -> None:
+    def __init__(self, logdir: str, flush_secs: float | None = None,
+                 storage_options: dict[str, Any] | None = None) -> None:
         super().__init__(logdir)
         self.flush_secs = config.flush_secs() if flush_secs is None else _seconds(flush_secs)
         # What a SIGKILL may lose is what waits in the queue plus what waits in the file's
@@ -61,9 +64,10 @@ class SummaryWriterBackend(Backend):
         self._flush_every = self.flush_secs * 0.4
         self.max_lag = self.flush_secs * 0.4
         self.summary = self.summary_module()
-        self._file = EventFile(logdir)
+        self._store = storage.open_store(logdir, logdirs.check_options(storage_options))
+        self._file = self._store.event_file(self.flush_secs)
         self._flushed_at = time.monotonic()
-        self._projector = ProjectorWriter(logdir)
+        self._projector = ProjectorWriter(self._store)
         self._charts: dict[str, list[str]] = {}
         self._write: dict[type, Any] = {
             Scalar: self._scalar,
@@ -162,7 +166,8 @@ class SummaryWriterBackend(Backend):
 
     def _flush_if_due(self) -> None:
         if time.monotonic() - self._flushed_at >= self._flush_every:
-            self.flush()
+            self._file.flush_if_due()  # a store starts a new object at its own, longer pace
+            self._flushed_at = time.monotonic()
 
     def tick(self) -> None:
         self._flush_if_due()
@@ -173,6 +178,7 @@ class SummaryWriterBackend(Backend):
 
     def close(self) -> None:
         self._file.close()
+        self._store.close()
 
 
 def _seconds(value: object) -> float:
