@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -292,12 +293,17 @@ def _add_replay_parser(sub: Any) -> None:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from vizlog.backends.visdom.replay import replay
 
-    try:
-        count = replay(args.logdir, server=args.server, env=args.env)
-    except ImportError as exc:  # the Visdom backend is imported by replay() itself
-        raise CliError(f"replay is not available: {exc}") from exc
-    except (ValueError, OSError) as exc:
-        raise CliError(str(exc)) from exc
+    with warnings.catch_warnings(record=True) as caught:  # said plainly, not as warnings
+        warnings.simplefilter("always")
+        try:
+            count = replay(args.logdir, server=args.server, env=args.env)
+        except ImportError as exc:  # the Visdom backend is imported by replay() itself
+            raise CliError(f"replay is not available: {exc}") from exc
+        except (ValueError, OSError) as exc:
+            raise CliError(str(exc)) from exc
+        finally:
+            for warning in caught:
+                print(str(warning.message), file=sys.stderr)
     print(f"replayed {count} record(s) from {args.logdir}")
     return 0
 

@@ -108,22 +108,24 @@ class InlineDelivery:
             self.backend.write(record)
 
     def flush(self, timeout: float | None = None) -> bool:
-        self.backend.flush()
+        self.backend.flush(_deadline(timeout))
         return True
 
     def close(self, timeout: float | None = None) -> bool:
-        self.backend.close()
+        self.backend.close(_deadline(timeout))
         return True
 
 
 class _Marker:
     """A flush or close request travelling in the queue behind the records it covers."""
 
-    __slots__ = ("done", "close")
+    __slots__ = ("done", "close", "deadline")
 
-    def __init__(self, close: bool = False) -> None:
+    def __init__(self, close: bool = False, timeout: float | None = None) -> None:
         self.done = threading.Event()
         self.close = close
+        #: when the caller stops waiting: the backend keeps what it cannot deliver by then
+        self.deadline = _deadline(timeout)
 
 
 class BackgroundDelivery:
@@ -178,7 +180,7 @@ class BackgroundDelivery:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything written before this call is delivered (or spooled), or
         ``timeout`` seconds; False when the time ran out."""
-        return self._request(_Marker(), timeout)
+        return self._request(_Marker(timeout=timeout), timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush, close the backend and stop the thread, waiting at most ``timeout``."""
@@ -187,7 +189,7 @@ class BackgroundDelivery:
                 return True
             self._closed = True
         deadline = None if timeout is None else time.monotonic() + timeout
-        done = self._request(_Marker(close=True), timeout)
+        done = self._request(_Marker(close=True, timeout=timeout), timeout)
         self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self.failures.report_rest()
         return done
@@ -244,7 +246,8 @@ class BackgroundDelivery:
                 if records:
                     self._write(records)
                     records = []
-                self._guard("flush", self.backend.close if item.close else self.backend.flush)
+                call = self.backend.close if item.close else self.backend.flush
+                self._guard("flush", call, item.deadline)
                 item.done.set()
                 if item.close:
                     return
@@ -267,9 +270,13 @@ class BackgroundDelivery:
             self.failures.add("prepare a record", exc)
             return None
 
-    def _guard(self, what: str, call: Any) -> None:
+    def _guard(self, what: str, call: Any, *args: Any) -> None:
         """A backend failure is counted and reported; it never stops the sender."""
         try:
-            call()
+            call(*args)
         except Exception as exc:  # noqa: BLE001 - the training run must go on
             self.failures.add(what, exc, 0)
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout

@@ -52,9 +52,14 @@ class Backend:
     def tick(self) -> None:
         """Called by the sender thread when idle (about twice a second): retries, saves."""
 
-    def flush(self) -> None:
-        """Make everything written so far durable or delivered."""
+    def flush(self, deadline: float | None = None) -> None:
+        """Make everything written so far durable or delivered.
 
-    def close(self) -> None:
-        """Flush, then release files, sockets and threads."""
-        self.flush()
+        ``deadline`` (a ``time.monotonic()`` value, None: none) is when the caller stops
+        waiting; a backend whose delivery can take long (a slow server) keeps what it could
+        not deliver by then where it is safe (Visdom: its spool) instead of running over.
+        """
+
+    def close(self, deadline: float | None = None) -> None:
+        """Flush, then release files, sockets and threads (``deadline`` as for ``flush``)."""
+        self.flush(deadline)

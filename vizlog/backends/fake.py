@@ -58,10 +58,10 @@ class FakeBackend(Backend):
         with self._lock:
             self.calls.clear()
 
-    def flush(self) -> None:
+    def flush(self, deadline: float | None = None) -> None:
         self.flushes += 1
 
-    def close(self) -> None:
+    def close(self, deadline: float | None = None) -> None:
         self.closed = True
 
 

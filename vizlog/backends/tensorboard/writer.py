@@ -172,11 +172,11 @@ class SummaryWriterBackend(Backend):
     def tick(self) -> None:
         self._flush_if_due()
 
-    def flush(self) -> None:
+    def flush(self, deadline: float | None = None) -> None:
         self._file.flush()
         self._flushed_at = time.monotonic()
 
-    def close(self) -> None:
+    def close(self, deadline: float | None = None) -> None:
         self._file.close()
         self._store.close()
 

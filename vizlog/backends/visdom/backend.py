@@ -4,14 +4,19 @@ The Logger runs this backend on its own delivery thread (``threaded = True``), s
 training thread only enqueues records.  Here, on that thread:
 
 - a batch of records becomes as few requests as possible: all points of one trace go in one
-  append, and a window that only shows its latest value gets only the latest of the batch;
-- when the server does not answer (every request has a short timeout), the batch goes to a
-  spool file under the logdir, one warning is issued for the outage, and later attempts are
-  spaced out (0.5 s doubling to 30 s) instead of hammering the server or blocking;
-- when the server answers again, the sender compares what the server holds with what it
-  believes it sent: points lost by a server restart are sent again (the backend keeps every
-  point delivered since the environment was last saved), points that arrived although their
-  request timed out are not sent twice.  Then the spool goes out, in order, then new records;
+  append, and a window that only shows its latest value gets only the latest of the batch
+  (``sender``);
+- when the server does not answer (every request has a timeout), the records go to this
+  backend's own spool under the logdir (``spool``), one warning is issued for the outage, and
+  later attempts are spaced out (``connection``);
+- no call spends more than a bounded time sending: a batch or an idle tick about
+  ``SLICE_SECONDS``, ``flush`` and ``close`` their deadline (the caller's ``timeout``, else
+  ``FLUSH_SECONDS`` / ``CLOSE_SECONDS``); what a slow server has not taken by then waits in
+  the spool and goes out on later ticks;
+- when the server answers again, the ledger of what it confirmed (``ledger``, saved with the
+  spool) is compared with its windows: points it lost in a restart are sent again, points
+  whose answer was lost are not sent twice.  Then the spool goes out, in order, then new
+  records;
 - the environment is saved on the server at most every ``save_interval`` seconds when
   something new arrived, and at ``close()``, so a server restart keeps the plots.
 """
@@ -22,45 +27,37 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from vizlog import config
 from vizlog.backends.base import Backend
+from vizlog.backends.visdom.connection import Connection, expired
 from vizlog.backends.visdom.http import VisdomHTTP, VisdomRejected, VisdomUnavailable, parse_server
-from vizlog.backends.visdom.payloads import (
-    APPEND,
-    TRACE,
-    WINDOW,
-    Op,
-    append_message,
-    count_for,
-    record_ops,
-    trace_messages,
-    window_counts,
+from vizlog.backends.visdom.ledger import JOURNAL_LIMIT
+from vizlog.backends.visdom.sender import (
+    CHUNK,
+    CHUNK_BYTES,
+    Sender,
+    VisdomUnavailableWarning,
 )
-from vizlog.backends.visdom.spool import Spool
-from vizlog.records import Record, to_json
+from vizlog.backends.visdom.spool import MEMORY_LIMIT, Spool
+from vizlog.records import Record
 
 _log = logging.getLogger(__name__)
 
-RETRY_FIRST = 0.5
-RETRY_MAX = 30.0
 DEFAULT_SAVE_INTERVAL = 60.0
-PROBE_TIMEOUT = 2.0  # a server that takes longer to answer "are you there" counts as down
-CHUNK = 10_000  # records sent (or read back from the spool) together
 #: seconds records wait so that many points of a window share one request: the Visdom server
 #: rewrites a whole window on every append, so fewer, larger requests cost it (and the cores
 #: it shares with training) far less.  A live plot lags by at most about this, plus the
-#: sender's idle tick (0.5 s) when logging stops.
+#: sender's idle tick (0.1 s) when logging stops.
 SEND_INTERVAL = 1.0
-CHUNK_BYTES = 64 << 20  # and at most this much spool read back at once
-JOURNAL_LIMIT = 200_000  # points kept for re-sending; more forces a save of the environment
-REJECTED_FILE = "visdom-rejected.jsonl"
-
-
-class VisdomUnavailableWarning(UserWarning):
-    """The Visdom server stopped answering; records are being spooled."""
+#: seconds one batch or idle tick may spend sending (no request is begun after that)
+SLICE_SECONDS = 2.0
+#: ... one ``flush()`` and one ``close()`` given no timeout of their own
+FLUSH_SECONDS = 10.0
+CLOSE_SECONDS = 30.0
+#: a problem that goes on (a full disk) is reported again at most this often, with counts
+WARN_EVERY = 30.0
 
 
 class VisdomBackend(Backend):
@@ -89,6 +86,7 @@ class VisdomBackend(Backend):
         save_interval: float | None = None,
         timeout: float | None = None,
         embedding_dims: int = 2,
+        spool: Spool | None = None,
         **ignored_other_options: Any,
     ) -> None:
         super().__init__(logdir)
@@ -104,44 +102,46 @@ class VisdomBackend(Backend):
         self.save_interval = _positive(
             DEFAULT_SAVE_INTERVAL if save_interval is None else save_interval, "save_interval"
         )
-        read_timeout = _positive(5.0 if timeout is None else timeout, "timeout")
+        self.timeout = _positive(5.0 if timeout is None else timeout, "timeout")
         if embedding_dims not in (2, 3) or isinstance(embedding_dims, bool):
             raise ValueError(
                 f"VisdomBackend(embedding_dims=...): expected 2 or 3, got {embedding_dims!r}"
             )
-        self._options = {"embedding_dims": int(embedding_dims)}
-        self._http = VisdomHTTP(
+        http = VisdomHTTP(
             self.server,
             username,
             password,
-            connect_timeout=min(1.0, read_timeout),
-            read_timeout=read_timeout,
+            connect_timeout=min(1.0, self.timeout),
+            read_timeout=self.timeout,
         )
-        self._probe_timeout = min(PROBE_TIMEOUT, read_timeout)
-        self.spool = Spool(logdir)
-        self.spool.set_meta(server=self.server, env=self.env)
-
-        self._connected = False
-        self._ever_connected = False
+        self.spool = spool if spool is not None else Spool.claim(logdir, self.server, self.env)
+        self.sender = Sender(
+            http, self.env, self.spool, {"embedding_dims": int(embedding_dims)}, self.timeout
+        )
+        self.connection = Connection()
         self._closed = False
-        self._down_since: float | None = None
-        self._retry_at = 0.0
-        self._backoff = RETRY_FIRST
-        self.outages = 0
-        # what the server holds, as far as confirmed answers tell (append traces only)
-        self._belief: dict[str, int] = {}
-        self._baseline: dict[str, dict[str, int]] = {}  # window -> counts at last reconcile
-        # delivered since the environment was last saved, to send again after a restart
-        self._journal: dict[str, list[Any]] = {}
-        self._journal_ops: dict[str, Op] = {}
-        self._journal_size = 0
-        self._unsaved: dict[str, Op] = {}
-        self._dirty = False
         self._last_save = time.monotonic()
-        self._warned_rejected: set[str] = set()
         self.delivered = 0  # records fully delivered by this backend (for replay's count)
         self._held: list[Record] = []  # waiting to be sent together (at most SEND_INTERVAL)
         self._sent_at = time.monotonic()
+        self._announce: Exception | None = None  # an outage not reported yet
+        self._commit_due = False  # the ledger must go to disk with the spool
+        self._disk_warned_at = -WARN_EVERY
+        self._reported_dropped = 0
+        self._reported_recreated = 0
+
+    @property
+    def outages(self) -> int:
+        return self.connection.outages
+
+    @property
+    def _http(self) -> VisdomHTTP:
+        """The HTTP client (tests wrap it to lose answers or count requests)."""
+        return self.sender.http
+
+    @_http.setter
+    def _http(self, http: VisdomHTTP) -> None:
+        self.sender.http = http
 
     # ------------------------------------------------------------------ Backend interface
 
@@ -153,79 +153,72 @@ class VisdomBackend(Backend):
         many points, then deliver them if the server answers, else spool them."""
         self._held.extend(records)
         if len(self._held) >= CHUNK or time.monotonic() - self._sent_at >= SEND_INTERVAL:
-            self._send_held()
+            self._send_held(time.monotonic() + SLICE_SECONDS)
+            self._report()
         return []
 
-    def _send_held(self) -> None:
-        records, self._held = self._held, []
-        self._sent_at = time.monotonic()
-        if not records:
+    def flush(self, deadline: float | None = None) -> None:
+        """Everything written so far is delivered or spooled when this returns (spooled:
+        on disk, or in memory while the disk refuses, as the warnings say)."""
+        if self._closed:
             return
-        if not self._ensure_connected():
-            self.spool.append(records)
-            return
-        if self.spool.pending:
-            self.spool.append(records)
-            self._drain()
-        else:
-            self._send_direct(records)
-        self._maybe_save()
-
-    def flush(self) -> None:
-        """Everything written so far is delivered or in the spool when this returns."""
-        self._send_held()
-        self.tick()
+        deadline = time.monotonic() + FLUSH_SECONDS if deadline is None else deadline
+        self._send_held(deadline)
+        self._catch_up(deadline)
+        self._report()
 
     def tick(self) -> None:
-        """Retry a down server when its back-off has passed, save when due.
-
-        Cheap when there is nothing to do, so the delivery thread may call it when idle.
-        """
+        """Send held records when due, retry a down server when its back-off has passed,
+        save when due.  Cheap when there is nothing to do (the sender calls it when idle)."""
         if self._closed:
             return
+        deadline = time.monotonic() + SLICE_SECONDS
         if self._held and time.monotonic() - self._sent_at >= SEND_INTERVAL:
-            self._send_held()
-        if (not self._connected or self.spool.pending) and self._ensure_connected():
-            self._drain()
-        self._maybe_save()
+            self._send_held(deadline)
+        self._catch_up(deadline)
+        self._report()
 
-    def close(self, quiet: bool = False) -> None:
-        """Deliver what can be delivered now, save the environment, release the connection.
+    def close(self, deadline: float | None = None, quiet: bool = False) -> None:
+        """Deliver what can be delivered by ``deadline``, save the environment, release the
+        connection and the spool; report every record not yet safe, and where it is.
 
-        A server that is down gets one more attempt (regardless of the back-off); what
-        still cannot be delivered stays in the spool for ``vizlog replay``.
+        A server that is down gets one more attempt (regardless of the back-off).
         """
         if self._closed:
             return
-        self._send_held()
-        if not self._connected or self.spool.pending:
-            if self._ensure_connected(force=True):
-                self._drain()
-        if self._connected:
+        now = time.monotonic()
+        end = now + CLOSE_SECONDS if deadline is None else deadline
+        # keep time for the save and the spool: stop sending a little before the end
+        sending_end = end - min(self.timeout, max(0.0, end - now) / 4)
+        self.sender.hard_deadline = end
+        self._send_held(sending_end)
+        if (not self.connection.connected or self.spool.pending) and not expired(sending_end):
+            if self._ensure_connected(sending_end, force=True, announce=not quiet):
+                self._drain(sending_end, announce=not quiet)
+        if not expired(end):
             self._maybe_save(force=True)
+        self.spool.retry_disk(force=True)
         self._closed = True
-        remaining = self.spool.pending
+        if not quiet:
+            self._report()
+        kept_journal = bool(self.spool.ledger.unsaved_points) and self.spool.commit()
+        message = None if quiet else self._left_behind(kept_journal)
         self.spool.close()
-        self._http.close()
-        if remaining and not quiet:
-            warnings.warn(
-                f"vizlog: {remaining} records for Visdom ({self.server}, env {self.env!r}) "
-                f"were not delivered; they are kept in {self.spool.path}. Deliver them with: "
-                f"vizlog replay {self.logdir}",
-                VisdomUnavailableWarning,
-                stacklevel=2,
-            )
+        self.sender.http.close()
+        if message:
+            warnings.warn(message, VisdomUnavailableWarning, stacklevel=2)
 
     def replay_spool(self) -> int:
-        """Deliver the whole spool now (``vizlog replay``); raises ConnectionError if it
-        cannot.  Returns how many records were delivered."""
+        """Deliver the whole spool now (``vizlog replay``), and restore what the server lost
+        of what was delivered before; raises ConnectionError if it cannot.  Returns how many
+        records were delivered."""
         before = self.spool.pending
-        if not self._ensure_connected(force=True, announce=False):
+        if not self._ensure_connected(None, force=True, announce=False):
             raise ConnectionError(
                 f"the Visdom server at {self.server} does not answer; {before} records stay "
                 f"in {self.spool.path}"
             )
-        self._drain(announce=False)
+        self._drain(None, announce=False)
         if self.spool.pending:
             raise ConnectionError(
                 f"the Visdom server at {self.server} stopped answering; "
@@ -235,245 +228,215 @@ class VisdomBackend(Backend):
         self._maybe_save(force=True)
         return before
 
+    # ------------------------------------------------------------------ sending
+
+    def _send_held(self, deadline: float) -> None:
+        records, self._held = self._held, []
+        self._sent_at = time.monotonic()
+        if not records:
+            return
+        if self.spool.pending:  # after what waits already, in order
+            self.spool.append(records)
+            if self._ensure_connected(deadline):
+                self._drain(deadline)
+        elif self._ensure_connected(deadline):
+            self._send_direct(records, deadline)
+        else:
+            self.spool.append(records)
+        self._maybe_save()
+
+    def _catch_up(self, deadline: float) -> None:
+        self.spool.retry_disk()
+        if not self.connection.connected or self.spool.pending:
+            if self._ensure_connected(deadline):
+                self._drain(deadline)
+        self._maybe_save()
+
+    def _send_direct(self, records: list[Record], deadline: float) -> None:
+        for start in range(0, len(records), CHUNK):
+            chunk = records[start : start + CHUNK]
+            done: dict[int, set[str]] = {}
+            try:
+                complete = self.sender.deliver(chunk, done, deadline, checkpoint=False)
+            except VisdomUnavailable as exc:
+                self._spool_rest(records[start:], done)
+                self._outage(exc)
+                return
+            if not complete:  # a slow server: the rest waits in the spool
+                self._spool_rest(records[start:], done)
+                return
+            self.delivered += len(chunk)
+
+    def _spool_rest(self, records: list[Record], done: dict[int, set[str]]) -> None:
+        self.spool.append(records)
+        self.spool.ledger.done = done
+        self._commit_due = not self.spool.commit()
+
+    def _drain(self, deadline: float | None, announce: bool = True) -> None:
+        while self.connection.connected and self.spool.pending and not expired(deadline):
+            before = self.spool.pending
+            records = self.spool.read(CHUNK, CHUNK_BYTES)
+            if not records:
+                if self.spool.pending < before:  # unreadable lines stepped over
+                    continue
+                break
+            try:
+                complete = self.sender.deliver(
+                    records, self.spool.ledger.done, deadline, checkpoint=True
+                )
+            except VisdomUnavailable as exc:
+                self.spool.commit()
+                self._outage(exc, announce)
+                return
+            if not complete:
+                return
+            self.spool.consume(len(records))
+            self.delivered += len(records)
+
     # ------------------------------------------------------------------ connection
 
-    def _ensure_connected(self, force: bool = False, announce: bool = True) -> bool:
-        if self._connected:
+    def _ensure_connected(
+        self, deadline: float | None, force: bool = False, announce: bool = True
+    ) -> bool:
+        if self.connection.connected:
             return True
-        if not force and time.monotonic() < self._retry_at:
+        if not self.connection.may_try(force):
             return False
         try:
-            self._reconcile()
+            if not self.sender.reconcile(deadline):
+                return False  # out of time, not out of service: go on next time
         except VisdomUnavailable as exc:
             self._outage(exc, announce)
             return False
         except VisdomRejected as exc:  # e.g. an environment the server cannot load
             self._outage(VisdomUnavailable(str(exc)), announce)
             return False
-        if self._down_since is not None:
+        down_for = self.connection.up()
+        if down_for is not None:
             _log.info(
                 "vizlog: Visdom server %s answers again after %.1f s; sending %d spooled records",
                 self.server,
-                time.monotonic() - self._down_since,
+                down_for,
                 self.spool.pending,
             )
-        self._connected = True
-        self._down_since = None
-        self._backoff = RETRY_FIRST
         return True
 
     def _outage(self, exc: Exception, announce: bool = True) -> None:
-        now = time.monotonic()
-        self._connected = False
-        if self._down_since is None:
-            self._down_since = now
-            self._backoff = RETRY_FIRST
-            self.outages += 1
-            if announce:
-                warnings.warn(
-                    f"vizlog: the Visdom server at {self.server} does not answer ({exc}); "
-                    f"training goes on, records are kept in {self.spool.path} and sent when "
-                    f"it answers again (outage {self.outages}, "
-                    f"{time.strftime('%H:%M:%S')})",
-                    VisdomUnavailableWarning,
-                    stacklevel=2,
-                )
-        else:
-            self._backoff = min(self._backoff * 2, RETRY_MAX)
-        self._retry_at = now + self._backoff
-
-    def _reconcile(self) -> None:
-        """Make the server's windows match what was delivered, before sending anything new."""
-        import json
-
-        self._http.post("env/" + self.env, {"eid": self.env}, timeout=self._probe_timeout)
-        answer = self._http.post("win_data", {"win": None, "eid": self.env})
-        try:
-            windows = json.loads(answer)
-        except ValueError as exc:
-            raise VisdomRejected(f"unreadable window data: {answer[:100]!r}") from exc
-        counts = {win: window_counts(data) for win, data in windows.items()}
-        head = self.spool.read(CHUNK, CHUNK_BYTES) if self.spool.pending else []
-        if self._ever_connected:
-            # traces first written by the request that failed: what did the server hold then?
-            for record in head:
-                for op in record_ops(record, self._options):
-                    if op.mode == APPEND and op.key not in self._belief:
-                        self._belief[op.key] = count_for(self._baseline.get(op.win, {}), op)
-                        self._journal_ops[op.key] = op
-        self._baseline = counts
-        self._ever_connected = True
-        surplus: dict[str, int] = {}
-        for key, believed in list(self._belief.items()):
-            op = self._journal_ops[key]
-            held = count_for(counts.get(op.win, {}), op)
-            if held < believed:  # the server lost points (restarted from an older save)
-                self._resend_lost(key, op, believed - held, held)
-            elif held > believed:  # a request that timed out had arrived after all
-                surplus[key] = held - believed
-        if surplus:
-            self._claim_surplus(head, surplus)
-        for key, op in list(self._unsaved.items()):  # harmless to repeat; lost if restarted
-            try:
-                self._send_replace(op)
-            except VisdomRejected as exc:
-                del self._unsaved[key]
-                _log.warning("vizlog: Visdom refused to restore window %r: %s", op.win, exc)
-
-    def _resend_lost(self, key: str, op: Op, missing: int, held: int) -> None:
-        items = self._journal.get(key, [])
-        if missing > len(items):
-            warnings.warn(
-                f"vizlog: the Visdom server lost {missing - len(items)} points of window "
-                f"{op.win!r} that were delivered before its last save; they cannot be resent",
-                VisdomUnavailableWarning,
-                stacklevel=2,
-            )
-        resend = items[-missing:] if missing <= len(items) else items
-        if resend:
-            try:
-                self._post_checked(op.win, "update", append_message(op, resend))
-            except VisdomRejected as exc:
-                _log.warning("vizlog: Visdom refused to restore window %r: %s", op.win, exc)
-                resend = []
-        self._belief[key] = held + len(resend)
-        self._dirty = True
-
-    def _claim_surplus(self, records: list[Record], surplus: dict[str, int]) -> None:
-        """Mark as delivered the first spooled points of traces the server already has."""
-        done = self.spool.done
-        for i, record in enumerate(records):
-            for op in record_ops(record, self._options):
-                left = surplus.get(op.key, 0)
-                if left and op.mode == APPEND and op.key not in done.get(i, set()):
-                    done.setdefault(i, set()).add(op.key)
-                    surplus[op.key] = left - len(op.items)
-                    self._confirm_append(op, list(op.items))
-        self.spool.set_done(done)
-        for key, left in surplus.items():  # written by someone else: take the server's word
-            self._belief[key] = self._belief.get(key, 0) + max(left, 0)
-
-    # ------------------------------------------------------------------ delivery
-
-    def _send_direct(self, records: Sequence[Record]) -> None:
-        for start in range(0, len(records), CHUNK):
-            chunk = records[start : start + CHUNK]
-            done: dict[int, set[str]] = {}
-            try:
-                self._deliver(chunk, done)
-            except VisdomUnavailable as exc:
-                self.spool.append(records[start:])
-                self.spool.set_done(done)
-                self._outage(exc)
-                return
-            self.delivered += len(chunk)
-
-    def _drain(self, announce: bool = True) -> None:
-        while self._connected and self.spool.pending:
-            records = self.spool.read(CHUNK, CHUNK_BYTES)
-            done = self.spool.done
-            try:
-                self._deliver(records, done)
-            except VisdomUnavailable as exc:
-                self.spool.set_done(done)
-                self._outage(exc, announce)
-                return
-            self.spool.consume(len(records))
-            self.delivered += len(records)
-
-    def _deliver(self, records: Sequence[Record], done: dict[int, set[str]]) -> None:
-        """Send every op of ``records`` not in ``done``, grouped; ``done`` grows as answers
-        arrive, so that after a failure it says exactly what is left."""
-        groups: dict[str, list[tuple[int, Op]]] = {}
-        for i, record in enumerate(records):
-            finished = done.get(i, ())
-            for op in record_ops(record, self._options):
-                if op.key not in finished:
-                    groups.setdefault(op.key, []).append((i, op))
-        for key, members in groups.items():
-            first = members[0][1]
-            try:
-                if first.mode == APPEND:
-                    items = [item for _, op in members for item in op.items]
-                    self._post_checked(first.win, "update", append_message(first, items))
-                    self._confirm_append(first, items)
-                else:
-                    self._send_replace(members[-1][1])  # the latest replaces the others
-                    self._unsaved[key] = members[-1][1]
-            except VisdomRejected as exc:
-                self._reject(first, [records[i] for i, _ in members], exc)
-            for i, _ in members:
-                done.setdefault(i, set()).add(key)
-            self._dirty = True
-
-    def _confirm_append(self, op: Op, items: list[Any]) -> None:
-        key = op.key
-        if key not in self._belief:
-            self._belief[key] = count_for(self._baseline.get(op.win, {}), op)
-        self._belief[key] += len(items)
-        self._journal.setdefault(key, []).extend(items)
-        self._journal_ops[key] = op
-        self._journal_size += len(items)
-
-    def _send_replace(self, op: Op) -> None:
-        if op.mode == WINDOW:
-            self._post_checked(op.win, "events", op.message)
-        elif op.mode == TRACE:
-            update, create = trace_messages(op)
-            answer = self._http.post("update", dict(update, eid=self.env))
-            if answer == "win does not exist":
-                self._post_checked(op.win, "events", create)
-            elif answer != op.win:
-                raise VisdomRejected(answer[:200])
-
-    def _post_checked(self, win: str, endpoint: str, message: dict[str, Any]) -> None:
-        message = dict(message, eid=self.env)
-        answer = self._http.post(endpoint, message)
-        if answer != win:
-            raise VisdomRejected(answer[:200] or "empty answer")
-
-    def _reject(self, op: Op, records: list[Record], exc: Exception) -> None:
-        """The server refused one window's update: keep the records aside, say so once."""
-        path = os.path.join(self.logdir, REJECTED_FILE)
-        os.makedirs(self.logdir, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as f:
-            f.writelines(to_json(r) + "\n" for r in records)
-        if op.win not in self._warned_rejected:
-            self._warned_rejected.add(op.win)
-            warnings.warn(
-                f"vizlog: the Visdom server refused an update of window {op.win!r} ({exc}); "
-                f"the records are kept in {path}",
-                VisdomUnavailableWarning,
-                stacklevel=2,
-            )
-
-    # ------------------------------------------------------------------ persistence
+        self.sender.server_lost()
+        self._commit_due = True  # what was delivered but not saved goes to disk too
+        if self.connection.down() and announce:
+            self._announce = exc
 
     def _maybe_save(self, force: bool = False) -> None:
-        if not self._connected or not self._dirty:
+        ledger = self.spool.ledger
+        if not self.connection.connected or not (ledger.dirty or ledger.unsaved_points):
             return
         due = time.monotonic() - self._last_save >= self.save_interval
-        if not (force or due or self._journal_size > JOURNAL_LIMIT):
+        if not (force or due or ledger.journal_size > JOURNAL_LIMIT):
             return
         try:
-            self._http.post("save", {"data": [self.env], "eid": self.env})
+            self.sender.save()
         except VisdomUnavailable as exc:
             self._outage(exc)
             return
         except VisdomRejected as exc:
             _log.warning("vizlog: the Visdom server could not save env %r: %s", self.env, exc)
             return
-        self._journal.clear()
-        self._journal_size = 0
-        self._unsaved.clear()
-        self._dirty = False
+        ledger.saved()
         self._last_save = time.monotonic()
+        if self.spool.pending:
+            self.spool.commit()
+        elif self.spool.has_files:
+            self.spool.clear()
+
+    # ------------------------------------------------------------------ telling the user
+
+    def _where(self) -> str:
+        """Where records that cannot be delivered are kept now, truthfully."""
+        spool = self.spool
+        if spool.disk_error is None:
+            return f"records are kept in {spool.path}"
+        return (
+            f"the spool {spool.path} cannot be written ({_reason(spool.disk_error)}), so "
+            f"records are kept in memory ({spool.in_memory} now, up to {MEMORY_LIMIT >> 20} "
+            "MiB; lost if the process ends) until the disk takes them"
+        )
+
+    def _report(self) -> None:
+        """Issue the warnings due: a new outage, a disk problem (repeated with counts), a
+        spool made again after its directory was deleted."""
+        spool = self.spool
+        if self._commit_due and (spool.pending or spool.ledger.unsaved_points):
+            self._commit_due = not spool.commit()
+        if self._announce is not None:
+            exc, self._announce = self._announce, None
+            warnings.warn(
+                f"vizlog: the Visdom server at {self.server} does not answer ({exc}); "
+                f"training goes on, {self._where()} and sent when it answers again "
+                f"(outage {self.outages}, {time.strftime('%H:%M:%S')})",
+                VisdomUnavailableWarning,
+                stacklevel=3,
+            )
+            self._disk_warned_at = time.monotonic()
+        if spool.recreated > self._reported_recreated:
+            self._reported_recreated = spool.recreated
+            warnings.warn(
+                f"vizlog: the Visdom spool was deleted while the run went on; it was made "
+                f"again at {spool.path} with the {spool.pending} records not delivered yet",
+                VisdomUnavailableWarning,
+                stacklevel=3,
+            )
+        trouble = spool.in_memory or spool.dropped > self._reported_dropped
+        if trouble and time.monotonic() - self._disk_warned_at >= WARN_EVERY:
+            self._disk_warned_at = time.monotonic()
+            self._reported_dropped = spool.dropped
+            lost = f"; {spool.dropped} dropped in all (over that bound)" if spool.dropped else ""
+            warnings.warn(
+                f"vizlog: Visdom ({self.server}, env {self.env!r}): {self._where()}{lost}",
+                VisdomUnavailableWarning,
+                stacklevel=3,
+            )
+
+    def _left_behind(self, kept_journal: bool) -> str | None:
+        """At close: every record not yet safe, and where it is."""
+        spool = self.spool
+        on_disk = spool.pending - spool.in_memory
+        parts = []
+        if on_disk:
+            parts.append(f"{on_disk} records were not delivered; they are kept in {spool.path}")
+        if spool.in_memory:
+            parts.append(
+                f"{spool.in_memory} records were not delivered and could not be written to "
+                f"disk ({_reason(spool.disk_error)}): they are lost when this process ends"
+            )
+        if spool.dropped:
+            parts.append(
+                f"{spool.dropped} records were dropped (the disk refused them and memory held "
+                f"{MEMORY_LIMIT >> 20} MiB)"
+            )
+        unsaved = spool.ledger.unsaved_points
+        if unsaved:
+            where = f"kept in {spool.journal_path}" if kept_journal else "not kept (disk error)"
+            parts.append(
+                f"{unsaved} points the server received were not saved by it yet ({where}, "
+                "to restore them if the server loses them)"
+            )
+        if not parts:
+            return None
+        hint = f". Deliver them with: vizlog replay {self.logdir}"
+        if not (on_disk or kept_journal):
+            hint = ""
+        return f"vizlog: Visdom ({self.server}, env {self.env!r}): " + "; ".join(parts) + hint
 
     def __repr__(self) -> str:
-        state = "connected" if self._connected else "not connected"
+        state = "connected" if self.connection.connected else "not connected"
         return (
             f"<VisdomBackend {self.server} env={self.env!r} {state} spooled={self.spool.pending}>"
         )
+
+
+def _reason(exc: OSError | None) -> str:
+    return "unknown error" if exc is None else (exc.strerror or str(exc))
 
 
 def _default_env(logdir: str) -> str:

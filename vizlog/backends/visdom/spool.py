@@ -1,176 +1,480 @@
-"""Records that could not be delivered yet, kept on disk in order until they are.
+"""Records not delivered yet, kept on disk in order, with the ledger of what was delivered.
 
-A spool is two files in the run's logdir: ``<name>.jsonl``, one record per line
-(``records.to_json``), and ``<name>.state.json``, which says how far delivery has got: the
-byte offset of the first pending line, which parts of the first pending records were already
-delivered (a record can show in several windows, and an outage can fall between them), and
-the server and environment the records were meant for.  The state file is replaced
-atomically, so a crash leaves either the old or the new state, never a mix; the record file
-is only ever appended to, and removed once everything in it has been delivered.
+A spool ``<name>`` is a set of files in the run's logdir:
+
+- ``<name>.jsonl``: one record per line (``records.to_json``), only ever appended to;
+- ``<name>.state.json``: the byte offset of the first pending line, the server and
+  environment the records are meant for, and the ledger (``ledger.Ledger``: what the server
+  confirmed, which parts of the first pending records it has); replaced atomically, so a
+  crash leaves the old or the new state, never a mix;
+- ``<name>.journal.jsonl``: the ledger's journal (points delivered since the environment was
+  last saved), appended to; the state says how many of its bytes count;
+- ``<name>.lock``: held (``flock``) by the one live process that owns the spool.
+
+A backend takes the first spool name (``visdom-spool``, ``visdom-spool-2``, ...) that no live
+process holds and that holds no records for another destination, so two backends on one
+logdir never share a spool, and a run resumed with the same destination picks up what its
+predecessor left.  Appends write whole lines or nothing: a failed write is cut back to the
+last whole line, and the records wait in memory (up to ``MEMORY_LIMIT`` bytes) until the disk
+takes them again.  If the spool file is deleted under the run, the directory and the file are
+made again from the still open old file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
 
+from vizlog.backends.visdom import spoolfiles
+from vizlog.backends.visdom.ledger import Ledger
+from vizlog.backends.visdom.spoolfiles import VISDOM_SPOOL, SpoolBusy
 from vizlog.records import Record, from_json, to_json
 
-VISDOM_SPOOL = "visdom-spool"
+#: bytes of records kept in memory while the disk refuses them; more are dropped and counted
+MEMORY_LIMIT = 64 << 20
+#: a disk that refused a write is tried again at most this often
+DISK_RETRY_SECONDS = 1.0
+_SPILL_BYTES = 1 << 20  # records moved from memory to disk in pieces of about this size
 
 
 class Spool:
     """An append-only queue of records on disk; ``read`` looks, ``consume`` removes."""
 
-    def __init__(self, logdir: str | os.PathLike[str], name: str = VISDOM_SPOOL) -> None:
+    def __init__(
+        self,
+        logdir: str | os.PathLike[str],
+        name: str = VISDOM_SPOOL,
+        *,
+        lock: bool = False,
+        _lock_fd: int | None = None,
+    ) -> None:
         self.logdir = os.fspath(logdir)
-        self.path = os.path.join(self.logdir, name + ".jsonl")
-        self.state_path = os.path.join(self.logdir, name + ".state.json")
+        self._lock_fd = _lock_fd
+        if lock and _lock_fd is None:
+            self._lock_fd = spoolfiles.lock(self.logdir, name)
+            if self._lock_fd is None:
+                raise SpoolBusy(f"{os.path.join(self.logdir, name)} is in use by a live process")
+        self._set_name(name)
+        self.ledger = Ledger()
         self._offset = 0
-        self._done: dict[int, set[str]] = {}
         self._meta: dict[str, Any] = {}
-        self._sizes: list[int] = []  # byte sizes of the lines the last ``read`` returned
-        self._file: Any = None
-        self.pending = 0
+        self._fd: int | None = None
+        self._size = 0  # of the record file, all whole lines
+        self._file_pending = 0
+        self._sizes: list[tuple[int, int] | None] = []  # per record of the last ``read``
+        self._memory: deque[tuple[Record, bytes]] = deque()
+        self._memory_bytes = 0
+        self._journal_id: str | None = None
+        self._journal_bytes = 0
+        self._retry_at = 0.0
+        self._detached = False  # the file was deleted and could not be made again
+        self._want_lock = False  # a lock could not be taken yet (directory not writable)
+        #: the last error the disk gave (None once writes work again)
+        self.disk_error: OSError | None = None
+        self.dropped = 0  # records neither on disk nor in memory (over ``MEMORY_LIMIT``)
+        self.skipped = 0  # unreadable lines passed over (see ``read``)
+        self.torn_bytes = 0  # bytes of a half-written last line cut off when opened
+        self.recreated = 0  # times the spool file was made again after being deleted
         self._load()
+
+    @classmethod
+    def claim(cls, logdir: str | os.PathLike[str], server: str, env: str) -> Spool:
+        """The spool a live backend sending to ``server``/``env`` owns until ``close``."""
+        meta = {"server": server, "env": env}
+        try:
+            name, fd = spoolfiles.claim(os.fspath(logdir), meta)
+        except OSError as exc:  # the directory cannot be written: memory until it can
+            spool = cls(logdir)
+            spool.disk_error, spool._want_lock = exc, True
+            spool._meta = meta
+            return spool
+        spool = cls(logdir, name, _lock_fd=fd)
+        spool._meta = meta
+        return spool
+
+    def _set_name(self, name: str) -> None:
+        self.name = name
+        base = os.path.join(self.logdir, name)
+        self.path = base + ".jsonl"
+        self.state_path = base + ".state.json"
+        self.journal_path = base + ".journal.jsonl"
+
+    # ----------------------------------------------------------------------------- loading
+
+    def _load(self) -> None:
+        state: dict[str, Any] = {}
+        try:
+            with open(self.state_path, encoding="utf-8") as f:
+                state = json.load(f)
+            self._offset = int(state.get("offset", 0))
+            self._meta = dict(state.get("meta", {}))
+            journal = state.get("journal") or {}
+            self._journal_id, self._journal_bytes = journal.get("id"), int(journal.get("bytes", 0))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, TypeError, AttributeError):
+            self._offset, self._meta, state = 0, {}, {}
+            self._journal_id, self._journal_bytes = None, 0
+        ledger_state = state.get("ledger", {"done": state.get("done", {})})
+        try:
+            self.ledger = Ledger.from_state(ledger_state, self._journal_lines())
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            try:  # an unreadable journal: the points it held cannot be restored
+                self.ledger = Ledger.from_state(ledger_state)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self.ledger = Ledger()
+        if not os.path.exists(self.path):
+            self._offset, self.ledger.done = 0, {}
+            return
+        self.torn_bytes = spoolfiles.drop_torn_tail(self.path)
+        self._size = os.path.getsize(self.path)
+        self._offset = min(self._offset, self._size)
+        with open(self.path, "rb") as f:
+            f.seek(self._offset)
+            self._file_pending = sum(1 for _ in f)
+
+    def _journal_lines(self) -> list[str]:
+        if self._journal_id is None:
+            return []
+        try:
+            with open(self.journal_path, "rb") as f:
+                data = f.read(self._journal_bytes)
+        except FileNotFoundError:
+            data = b""
+        header, _, body = data.partition(b"\n")
+        if len(data) < self._journal_bytes or json.loads(header or b"{}").get("id") != (
+            self._journal_id
+        ):
+            self._journal_id, self._journal_bytes = None, 0  # not the journal the state means
+            return []
+        return [line.decode("utf-8") for line in body.splitlines() if line]
 
     # ----------------------------------------------------------------------------- state
 
-    def _load(self) -> None:
-        if os.path.exists(self.state_path):
-            try:
-                with open(self.state_path, encoding="utf-8") as f:
-                    state = json.load(f)
-                self._offset = int(state.get("offset", 0))
-                self._done = {int(k): set(v) for k, v in state.get("done", {}).items()}
-                self._meta = dict(state.get("meta", {}))
-            except (OSError, ValueError, TypeError):
-                self._offset, self._done, self._meta = 0, {}, {}
-        if not os.path.exists(self.path):
-            self._offset, self._done = 0, {}
-            return
-        self._drop_torn_tail()
-        size = os.path.getsize(self.path)
-        self._offset = min(self._offset, size)
-        with open(self.path, "rb") as f:
-            f.seek(self._offset)
-            self.pending = sum(1 for _ in f)
+    @property
+    def pending(self) -> int:
+        """Records not delivered yet: on disk, then in memory."""
+        return self._file_pending + len(self._memory)
 
-    def _drop_torn_tail(self) -> None:
-        """A crash while appending can leave half a line: cut it, it was never acknowledged."""
-        with open(self.path, "rb+") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            if size == 0:
-                return
-            f.seek(size - 1)
-            if f.read(1) == b"\n":
-                return
-            f.seek(0)
-            data = f.read()
-            f.truncate(data.rfind(b"\n") + 1)
-
-    def _save_state(self) -> None:
-        os.makedirs(self.logdir, exist_ok=True)
-        state = {
-            "offset": self._offset,
-            "done": {str(k): sorted(v) for k, v in self._done.items() if v},
-            "meta": self._meta,
-        }
-        tmp = self.state_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(state, f)
-        os.replace(tmp, self.state_path)
+    @property
+    def in_memory(self) -> int:
+        """Pending records the disk has not taken (lost if the process ends)."""
+        return len(self._memory)
 
     @property
     def meta(self) -> dict[str, Any]:
-        """Where the records were meant to go (``server``, ``env``), for ``replay``."""
+        """Where the records are meant to go (``server``, ``env``), for ``replay``."""
         return dict(self._meta)
 
     def set_meta(self, **meta: Any) -> None:
         if meta != self._meta:
             self._meta = dict(meta)
             if self.pending:
-                self._save_state()
+                self.commit()
 
     @property
     def done(self) -> dict[int, set[str]]:
         """For the first pending records (by position): the parts already delivered."""
-        return {k: set(v) for k, v in self._done.items()}
+        return {k: set(v) for k, v in self.ledger.done.items()}
 
     def set_done(self, done: dict[int, set[str]]) -> None:
-        self._done = {k: set(v) for k, v in done.items() if v}
-        self._save_state()
+        self.ledger.done = {k: set(v) for k, v in done.items() if v}
+        self.commit()
+
+    def reset_ledger(self) -> None:
+        """Start the ledger afresh (the records go to another server than it describes)."""
+        self.ledger = Ledger()
+        self.ledger.journal_rewrite()
+
+    @property
+    def has_files(self) -> bool:
+        return any(os.path.exists(p) for p in (self.path, self.state_path))
+
+    def commit(self) -> bool:
+        """Save the position, the destination and the ledger in one atomic step.
+
+        Returns False (and keeps the error in ``disk_error``) when the disk refuses.
+        """
+        if self._want_lock and not self._take_lock():
+            return False
+        try:
+            os.makedirs(self.logdir, exist_ok=True)
+            journal = self._write_journal()
+            state = {
+                "version": 2,
+                "offset": self._offset,
+                "meta": self._meta,
+                "journal": journal,
+                "ledger": self.ledger.to_state(head=self._file_pending),
+            }
+            spoolfiles.replace_atomically(
+                self.state_path, json.dumps(state, allow_nan=True).encode("utf-8")
+            )
+        except OSError as exc:
+            self._failed(exc)
+            return False
+        return True
+
+    def _write_journal(self) -> dict[str, Any] | None:
+        ledger = self.ledger
+        try:
+            current = os.path.getsize(self.journal_path)
+        except FileNotFoundError:
+            current = -1
+        if ledger.journal_reset or self._journal_id is None or current != self._journal_bytes:
+            ledger.journal_rewrite()
+            lines, token = ledger.journal_delta()
+            if not lines:
+                spoolfiles.remove(self.journal_path)
+                self._journal_id, self._journal_bytes = None, 0
+                ledger.journal_written(token)
+                return None
+            journal_id = os.urandom(8).hex()
+            data = "\n".join([json.dumps({"id": journal_id}), *lines, ""]).encode("utf-8")
+            spoolfiles.replace_atomically(self.journal_path, data)
+            self._journal_id, self._journal_bytes = journal_id, len(data)
+        else:
+            lines, token = ledger.journal_delta()
+            if lines:
+                data = "".join(line + "\n" for line in lines).encode("utf-8")
+                spoolfiles.append_whole(self.journal_path, data, self._journal_bytes)
+                self._journal_bytes += len(data)
+        ledger.journal_written(token)
+        return {"id": self._journal_id, "bytes": self._journal_bytes}
 
     # ----------------------------------------------------------------------------- data
 
     def append(self, records: Iterable[Record]) -> int:
-        """Write records after the pending ones; returns how many were written."""
-        lines = [to_json(r) + "\n" for r in records]
-        if not lines:
+        """Queue records after the pending ones: on disk if it takes them, else in memory
+        (see ``MEMORY_LIMIT``).  Returns how many were queued."""
+        encoded = [(r, (to_json(r) + "\n").encode("utf-8")) for r in records]
+        if not encoded:
             return 0
-        if self._file is None:
-            os.makedirs(self.logdir, exist_ok=True)
-            fresh = not os.path.exists(self.path)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
-            if fresh:
-                self._save_state()
-        self._file.write("".join(lines))
-        self._file.flush()
-        self.pending += len(lines)
-        return len(lines)
+        if self._memory:
+            self.retry_disk()
+        if not self._memory and self._write(b"".join(line for _, line in encoded)):
+            self._file_pending += len(encoded)
+            if not os.path.exists(self.state_path):
+                self.commit()  # the destination goes on disk with the first records
+            return len(encoded)
+        kept = 0
+        for record, line in encoded:
+            if self._memory_bytes + len(line) > MEMORY_LIMIT:
+                self.dropped += 1
+                continue
+            self._memory.append((record, line))
+            self._memory_bytes += len(line)
+            kept += 1
+        return kept
+
+    def retry_disk(self, force: bool = False) -> bool:
+        """Move records kept in memory to disk, if it takes them now; True when none are
+        left in memory."""
+        if not self._memory:
+            return True
+        if not force and time.monotonic() < self._retry_at:
+            return False
+        while self._memory:
+            batch, size = [], 0
+            for _, line in self._memory:
+                batch.append(line)
+                size += len(line)
+                if size >= _SPILL_BYTES:
+                    break
+            if not self._write(b"".join(batch)):
+                return False
+            for _ in batch:
+                self._memory_bytes -= len(self._memory.popleft()[1])
+            self._file_pending += len(batch)
+        self.commit()
+        return True
+
+    def _write(self, data: bytes) -> bool:
+        """Append whole lines, or nothing: a failed write is cut back to where it began."""
+        fd = self._writable_fd()
+        if fd is None:
+            return False
+        try:
+            os.ftruncate(fd, self._size)  # a write cut short before left nothing behind
+            view = memoryview(data)
+            written = 0
+            while written < len(data):
+                written += os.write(fd, view[written:])
+        except OSError as exc:
+            try:
+                os.ftruncate(fd, self._size)
+            except OSError:
+                pass  # tried again (first thing) before the next write
+            self._failed(exc)
+            return False
+        self._size += len(data)
+        self.disk_error = None
+        return True
+
+    def _failed(self, exc: OSError) -> None:
+        self.disk_error = exc
+        self._retry_at = time.monotonic() + DISK_RETRY_SECONDS
+
+    def _take_lock(self) -> bool:
+        try:
+            name, fd = spoolfiles.claim(self.logdir, self._meta)
+        except OSError as exc:
+            self._failed(exc)
+            return False
+        self._release_lock()
+        self._lock_fd, self._want_lock = fd, False
+        self._set_name(name)
+        return True
+
+    def _writable_fd(self) -> int | None:
+        if self._fd is not None and not self._detached and spoolfiles.unlinked(self._fd, self.path):
+            self._detached = True
+        if self._detached or self._fd is None:
+            if time.monotonic() < self._retry_at:
+                return None
+            if self._want_lock or (self._detached and self._lock_fd is not None):
+                if not self._take_lock():
+                    return None
+            try:
+                os.makedirs(self.logdir, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            except OSError as exc:
+                self._failed(exc)
+                return None
+            if self._detached:
+                fd = self._move_pending(fd)
+                if fd is None:
+                    return None
+            else:
+                self._size = os.fstat(fd).st_size
+            self._fd = fd
+        return self._fd
+
+    def _move_pending(self, fd: int) -> int | None:
+        """The spool file was deleted under us: copy its pending lines (still readable
+        through the old descriptor) into the new one."""
+        old = self._fd
+        try:
+            os.ftruncate(fd, 0)
+            if old is not None:
+                spoolfiles.copy_range(old, fd, self._offset, self._size)
+        except OSError as exc:
+            os.close(fd)
+            self._failed(exc)
+            return None
+        if old is not None:
+            os.close(old)
+        self._size -= self._offset
+        self._offset = 0
+        self._detached = False
+        self.recreated += 1
+        self.ledger.journal_rewrite()
+        self._fd = fd
+        self.commit()
+        return fd
+
+    @contextmanager
+    def _reader(self) -> Iterator[IO[bytes] | None]:
+        if self._fd is not None:
+            f: IO[bytes] = os.fdopen(os.dup(self._fd), "rb")
+        elif os.path.exists(self.path):
+            f = open(self.path, "rb")  # noqa: SIM115 - closed below
+        else:
+            yield None
+            return
+        with f:
+            yield f
 
     def read(self, limit: int, max_bytes: int | None = None) -> list[Record]:
         """Up to ``limit`` of the first pending records (and about ``max_bytes`` of them, at
-        least one), left pending until ``consume``."""
-        self._sizes = []
-        if not self.pending:
-            return []
-        if self._file is not None:
-            self._file.flush()
+        least one), left pending until ``consume``.  A line that cannot be read (torn by a
+        crash of an older version) is passed over and counted in ``skipped``."""
         out: list[Record] = []
-        with open(self.path, "rb") as f:
-            f.seek(self._offset)
-            size = 0
-            while len(out) < limit and (max_bytes is None or size < max_bytes):
-                line = f.readline()
-                if not line:
-                    break
-                size += len(line)
-                self._sizes.append(len(line))
-                out.append(from_json(line.decode("utf-8")))
+        self._sizes = sizes = []
+        skipped_head = [0, 0]
+        at_end = self._file_pending == 0
+        with self._reader() as f:
+            if f is not None and self._file_pending:
+                f.seek(self._offset)
+                total = 0
+                while len(out) < limit and (max_bytes is None or total < max_bytes):
+                    line = f.readline()
+                    if not line.endswith(b"\n"):
+                        at_end = True
+                        break
+                    total += len(line)
+                    try:
+                        record = from_json(line.decode("utf-8"))
+                    except (ValueError, KeyError, TypeError):
+                        self.skipped += 1
+                        last = sizes[-1] if sizes else None
+                        if last is None:  # nothing read before it: step over it now
+                            skipped_head[0] += len(line)
+                            skipped_head[1] += 1
+                        else:
+                            sizes[-1] = (last[0] + len(line), last[1] + 1)
+                        continue
+                    out.append(record)
+                    sizes.append((len(line), 1))
+        if skipped_head[1]:
+            self._offset += skipped_head[0]
+            self._file_pending -= skipped_head[1]
+            self.commit()
+        if at_end:
+            for record, _ in list(self._memory)[: max(0, limit - len(out))]:
+                out.append(record)
+                sizes.append(None)
         return out
 
     def consume(self, count: int) -> None:
         """Mark the first ``count`` records of the last ``read`` as delivered."""
-        sizes = self._sizes[:count]
-        self._sizes = self._sizes[count:]
-        self._offset += sum(sizes)
-        self.pending = max(0, self.pending - len(sizes))
-        self._done = {k - count: v for k, v in self._done.items() if k >= count}
-        if self.pending == 0:
+        taken, self._sizes = self._sizes[:count], self._sizes[count:]
+        for size in taken:
+            if size is None:
+                self._memory_bytes -= len(self._memory.popleft()[1])
+            else:
+                self._offset += size[0]
+                self._file_pending -= size[1]
+        self.ledger.consume(len(taken))
+        if self.pending == 0 and not self.ledger.unsaved_points:
             self.clear()
         else:
-            self._save_state()
+            self.commit()
 
     def clear(self) -> None:
-        """Forget everything (all of it was delivered): remove both files."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        for path in (self.path, self.state_path):  # records first: no state means no offset
-            try:
-                os.remove(path)
-            except FileNotFoundError:
-                pass
-        self._offset, self._done, self.pending, self._sizes = 0, {}, 0, []
+        """Forget everything (all of it was delivered and saved): remove the files."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        for path in (self.path, self.state_path, self.journal_path):  # records first
+            spoolfiles.remove(path)
+        self._offset, self._file_pending, self._size, self._sizes = 0, 0, 0, []
+        self._memory.clear()
+        self._memory_bytes = 0
+        self._journal_id, self._journal_bytes, self._detached = None, 0, False
+        self.ledger.done = {}
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Save what is left (or remove the files when nothing is), release the lock."""
+        owned = self._lock_fd is not None or self._want_lock
+        if owned and (self.pending or self.ledger.unsaved_points):
+            self.commit()
+        elif owned:
+            self.clear()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            spoolfiles.unlock(self.logdir, self.name, self._lock_fd)
+            self._lock_fd = None
 
     def __len__(self) -> int:
         return self.pending
@@ -179,13 +483,17 @@ class Spool:
         return f"<Spool {self.path} pending={self.pending}>"
 
 
-def pending_records(logdir: str | os.PathLike[str], name: str = VISDOM_SPOOL) -> list[Record]:
-    """Every record still waiting in the spool (for tools and tests; loads them all)."""
-    spool = Spool(logdir, name)
-    try:
-        return spool.read(spool.pending)
-    finally:
-        spool.close()
+def pending_records(logdir: str | os.PathLike[str], name: str | None = None) -> list[Record]:
+    """Every record still waiting in the logdir's spools (or in spool ``name``), in spool
+    order (for tools and tests; loads them all)."""
+    out: list[Record] = []
+    for each in [name] if name else spoolfiles.spool_names(os.fspath(logdir)):
+        spool = Spool(logdir, each)
+        try:
+            out.extend(spool.read(spool.pending))
+        finally:
+            spool.close()
+    return out
 
 
-__all__ = ["Spool", "VISDOM_SPOOL", "pending_records"]
+__all__ = ["MEMORY_LIMIT", "Spool", "SpoolBusy", "VISDOM_SPOOL", "pending_records"]
