@@ -34,13 +34,14 @@ from vizlog.backends.base import Backend
 from vizlog.backends.visdom.connection import Connection, expired
 from vizlog.backends.visdom.http import VisdomHTTP, VisdomRejected, VisdomUnavailable, parse_server
 from vizlog.backends.visdom.ledger import JOURNAL_LIMIT
+from vizlog.backends.visdom.notices import Notices
 from vizlog.backends.visdom.sender import (
     CHUNK,
     CHUNK_BYTES,
     Sender,
     VisdomUnavailableWarning,
 )
-from vizlog.backends.visdom.spool import MEMORY_LIMIT, Spool
+from vizlog.backends.visdom.spool import Spool
 from vizlog.records import Record
 
 _log = logging.getLogger(__name__)
@@ -56,8 +57,6 @@ SLICE_SECONDS = 2.0
 #: ... one ``flush()`` and one ``close()`` given no timeout of their own
 FLUSH_SECONDS = 10.0
 CLOSE_SECONDS = 30.0
-#: a problem that goes on (a full disk) is reported again at most this often, with counts
-WARN_EVERY = 30.0
 
 
 class VisdomBackend(Backend):
@@ -124,11 +123,8 @@ class VisdomBackend(Backend):
         self.delivered = 0  # records fully delivered by this backend (for replay's count)
         self._held: list[Record] = []  # waiting to be sent together (at most SEND_INTERVAL)
         self._sent_at = time.monotonic()
-        self._announce: Exception | None = None  # an outage not reported yet
         self._commit_due = False  # the ledger must go to disk with the spool
-        self._disk_warned_at = -WARN_EVERY
-        self._reported_dropped = 0
-        self._reported_recreated = 0
+        self.notices = Notices(self.server, self.env, self.spool)
 
     @property
     def outages(self) -> int:
@@ -202,7 +198,7 @@ class VisdomBackend(Backend):
         if not quiet:
             self._report()
         kept_journal = bool(self.spool.ledger.unsaved_points) and self.spool.commit()
-        message = None if quiet else self._left_behind(kept_journal)
+        message = None if quiet else self.notices.left_behind(kept_journal)
         self.spool.close()
         self.sender.http.close()
         if message:
@@ -325,7 +321,7 @@ class VisdomBackend(Backend):
         self.sender.server_lost()
         self._commit_due = True  # what was delivered but not saved goes to disk too
         if self.connection.down() and announce:
-            self._announce = exc
+            self.notices.outage = exc
 
     def _maybe_save(self, force: bool = False) -> None:
         ledger = self.spool.ledger
@@ -349,94 +345,16 @@ class VisdomBackend(Backend):
         elif self.spool.has_files:
             self.spool.clear()
 
-    # ------------------------------------------------------------------ telling the user
-
-    def _where(self) -> str:
-        """Where records that cannot be delivered are kept now, truthfully."""
-        spool = self.spool
-        if spool.disk_error is None:
-            return f"records are kept in {spool.path}"
-        return (
-            f"the spool {spool.path} cannot be written ({_reason(spool.disk_error)}), so "
-            f"records are kept in memory ({spool.in_memory} now, up to {MEMORY_LIMIT >> 20} "
-            "MiB; lost if the process ends) until the disk takes them"
-        )
-
     def _report(self) -> None:
-        """Issue the warnings due: a new outage, a disk problem (repeated with counts), a
-        spool made again after its directory was deleted."""
-        spool = self.spool
-        if self._commit_due and (spool.pending or spool.ledger.unsaved_points):
-            self._commit_due = not spool.commit()
-        if self._announce is not None:
-            exc, self._announce = self._announce, None
-            warnings.warn(
-                f"vizlog: the Visdom server at {self.server} does not answer ({exc}); "
-                f"training goes on, {self._where()} and sent when it answers again "
-                f"(outage {self.outages}, {time.strftime('%H:%M:%S')})",
-                VisdomUnavailableWarning,
-                stacklevel=3,
-            )
-            self._disk_warned_at = time.monotonic()
-        if spool.recreated > self._reported_recreated:
-            self._reported_recreated = spool.recreated
-            warnings.warn(
-                f"vizlog: the Visdom spool was deleted while the run went on; it was made "
-                f"again at {spool.path} with the {spool.pending} records not delivered yet",
-                VisdomUnavailableWarning,
-                stacklevel=3,
-            )
-        trouble = spool.in_memory or spool.dropped > self._reported_dropped
-        if trouble and time.monotonic() - self._disk_warned_at >= WARN_EVERY:
-            self._disk_warned_at = time.monotonic()
-            self._reported_dropped = spool.dropped
-            lost = f"; {spool.dropped} dropped in all (over that bound)" if spool.dropped else ""
-            warnings.warn(
-                f"vizlog: Visdom ({self.server}, env {self.env!r}): {self._where()}{lost}",
-                VisdomUnavailableWarning,
-                stacklevel=3,
-            )
-
-    def _left_behind(self, kept_journal: bool) -> str | None:
-        """At close: every record not yet safe, and where it is."""
-        spool = self.spool
-        on_disk = spool.pending - spool.in_memory
-        parts = []
-        if on_disk:
-            parts.append(f"{on_disk} records were not delivered; they are kept in {spool.path}")
-        if spool.in_memory:
-            parts.append(
-                f"{spool.in_memory} records were not delivered and could not be written to "
-                f"disk ({_reason(spool.disk_error)}): they are lost when this process ends"
-            )
-        if spool.dropped:
-            parts.append(
-                f"{spool.dropped} records were dropped (the disk refused them and memory held "
-                f"{MEMORY_LIMIT >> 20} MiB)"
-            )
-        unsaved = spool.ledger.unsaved_points
-        if unsaved:
-            where = f"kept in {spool.journal_path}" if kept_journal else "not kept (disk error)"
-            parts.append(
-                f"{unsaved} points the server received were not saved by it yet ({where}, "
-                "to restore them if the server loses them)"
-            )
-        if not parts:
-            return None
-        hint = f". Deliver them with: vizlog replay {self.logdir}"
-        if not (on_disk or kept_journal):
-            hint = ""
-        return f"vizlog: Visdom ({self.server}, env {self.env!r}): " + "; ".join(parts) + hint
+        if self._commit_due and (self.spool.pending or self.spool.ledger.unsaved_points):
+            self._commit_due = not self.spool.commit()
+        self.notices.report(self.outages)
 
     def __repr__(self) -> str:
         state = "connected" if self.connection.connected else "not connected"
         return (
             f"<VisdomBackend {self.server} env={self.env!r} {state} spooled={self.spool.pending}>"
         )
-
-
-def _reason(exc: OSError | None) -> str:
-    return "unknown error" if exc is None else (exc.strerror or str(exc))
 
 
 def _default_env(logdir: str) -> str:

@@ -22,18 +22,17 @@ made again from the still open old file.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import IO, Any
+from collections.abc import Iterable
+from typing import Any
 
 from vizlog.backends.visdom import spoolfiles
 from vizlog.backends.visdom.ledger import Ledger
 from vizlog.backends.visdom.spoolfiles import VISDOM_SPOOL, SpoolBusy
-from vizlog.records import Record, from_json, to_json
+from vizlog.backends.visdom.spoolstate import JournalFile, load_state, save_state
+from vizlog.records import Record, to_json
 
 #: bytes of records kept in memory while the disk refuses them; more are dropped and counted
 MEMORY_LIMIT = 64 << 20
@@ -69,8 +68,6 @@ class Spool:
         self._sizes: list[tuple[int, int] | None] = []  # per record of the last ``read``
         self._memory: deque[tuple[Record, bytes]] = deque()
         self._memory_bytes = 0
-        self._journal_id: str | None = None
-        self._journal_bytes = 0
         self._retry_at = 0.0
         self._detached = False  # the file was deleted and could not be made again
         self._want_lock = False  # a lock could not be taken yet (directory not writable)
@@ -103,31 +100,12 @@ class Spool:
         self.path = base + ".jsonl"
         self.state_path = base + ".state.json"
         self.journal_path = base + ".journal.jsonl"
+        self._journal = JournalFile(self.journal_path)
 
     # ----------------------------------------------------------------------------- loading
 
     def _load(self) -> None:
-        state: dict[str, Any] = {}
-        try:
-            with open(self.state_path, encoding="utf-8") as f:
-                state = json.load(f)
-            self._offset = int(state.get("offset", 0))
-            self._meta = dict(state.get("meta", {}))
-            journal = state.get("journal") or {}
-            self._journal_id, self._journal_bytes = journal.get("id"), int(journal.get("bytes", 0))
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, TypeError, AttributeError):
-            self._offset, self._meta, state = 0, {}, {}
-            self._journal_id, self._journal_bytes = None, 0
-        ledger_state = state.get("ledger", {"done": state.get("done", {})})
-        try:
-            self.ledger = Ledger.from_state(ledger_state, self._journal_lines())
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            try:  # an unreadable journal: the points it held cannot be restored
-                self.ledger = Ledger.from_state(ledger_state)
-            except (ValueError, TypeError, KeyError, AttributeError):
-                self.ledger = Ledger()
+        self._offset, self._meta, self.ledger = load_state(self.state_path, self._journal)
         if not os.path.exists(self.path):
             self._offset, self.ledger.done = 0, {}
             return
@@ -137,22 +115,6 @@ class Spool:
         with open(self.path, "rb") as f:
             f.seek(self._offset)
             self._file_pending = sum(1 for _ in f)
-
-    def _journal_lines(self) -> list[str]:
-        if self._journal_id is None:
-            return []
-        try:
-            with open(self.journal_path, "rb") as f:
-                data = f.read(self._journal_bytes)
-        except FileNotFoundError:
-            data = b""
-        header, _, body = data.partition(b"\n")
-        if len(data) < self._journal_bytes or json.loads(header or b"{}").get("id") != (
-            self._journal_id
-        ):
-            self._journal_id, self._journal_bytes = None, 0  # not the journal the state means
-            return []
-        return [line.decode("utf-8") for line in body.splitlines() if line]
 
     # ----------------------------------------------------------------------------- state
 
@@ -204,48 +166,14 @@ class Spool:
             return False
         try:
             os.makedirs(self.logdir, exist_ok=True)
-            journal = self._write_journal()
-            state = {
-                "version": 2,
-                "offset": self._offset,
-                "meta": self._meta,
-                "journal": journal,
-                "ledger": self.ledger.to_state(head=self._file_pending),
-            }
-            spoolfiles.replace_atomically(
-                self.state_path, json.dumps(state, allow_nan=True).encode("utf-8")
+            save_state(
+                self.state_path, self._journal, self._offset, self._meta, self.ledger,
+                self._file_pending,
             )
         except OSError as exc:
             self._failed(exc)
             return False
         return True
-
-    def _write_journal(self) -> dict[str, Any] | None:
-        ledger = self.ledger
-        try:
-            current = os.path.getsize(self.journal_path)
-        except FileNotFoundError:
-            current = -1
-        if ledger.journal_reset or self._journal_id is None or current != self._journal_bytes:
-            ledger.journal_rewrite()
-            lines, token = ledger.journal_delta()
-            if not lines:
-                spoolfiles.remove(self.journal_path)
-                self._journal_id, self._journal_bytes = None, 0
-                ledger.journal_written(token)
-                return None
-            journal_id = os.urandom(8).hex()
-            data = "\n".join([json.dumps({"id": journal_id}), *lines, ""]).encode("utf-8")
-            spoolfiles.replace_atomically(self.journal_path, data)
-            self._journal_id, self._journal_bytes = journal_id, len(data)
-        else:
-            lines, token = ledger.journal_delta()
-            if lines:
-                data = "".join(line + "\n" for line in lines).encode("utf-8")
-                spoolfiles.append_whole(self.journal_path, data, self._journal_bytes)
-                self._journal_bytes += len(data)
-        ledger.journal_written(token)
-        return {"id": self._journal_id, "bytes": self._journal_bytes}
 
     # ----------------------------------------------------------------------------- data
 
@@ -295,21 +223,13 @@ class Spool:
         return True
 
     def _write(self, data: bytes) -> bool:
-        """Append whole lines, or nothing: a failed write is cut back to where it began."""
+        """Append whole lines, or nothing (see ``spoolfiles.write_whole``)."""
         fd = self._writable_fd()
         if fd is None:
             return False
         try:
-            os.ftruncate(fd, self._size)  # a write cut short before left nothing behind
-            view = memoryview(data)
-            written = 0
-            while written < len(data):
-                written += os.write(fd, view[written:])
+            spoolfiles.write_whole(fd, self._size, data)
         except OSError as exc:
-            try:
-                os.ftruncate(fd, self._size)
-            except OSError:
-                pass  # tried again (first thing) before the next write
             self._failed(exc)
             return False
         self._size += len(data)
@@ -347,15 +267,14 @@ class Spool:
                 self._failed(exc)
                 return None
             if self._detached:
-                fd = self._move_pending(fd)
-                if fd is None:
+                if not self._move_pending(fd):
                     return None
             else:
                 self._size = os.fstat(fd).st_size
-            self._fd = fd
+                self._fd = fd
         return self._fd
 
-    def _move_pending(self, fd: int) -> int | None:
+    def _move_pending(self, fd: int) -> bool:
         """The spool file was deleted under us: copy its pending lines (still readable
         through the old descriptor) into the new one."""
         old = self._fd
@@ -366,7 +285,7 @@ class Spool:
         except OSError as exc:
             os.close(fd)
             self._failed(exc)
-            return None
+            return False
         if old is not None:
             os.close(old)
         self._size -= self._offset
@@ -376,59 +295,29 @@ class Spool:
         self.ledger.journal_rewrite()
         self._fd = fd
         self.commit()
-        return fd
-
-    @contextmanager
-    def _reader(self) -> Iterator[IO[bytes] | None]:
-        if self._fd is not None:
-            f: IO[bytes] = os.fdopen(os.dup(self._fd), "rb")
-        elif os.path.exists(self.path):
-            f = open(self.path, "rb")  # noqa: SIM115 - closed below
-        else:
-            yield None
-            return
-        with f:
-            yield f
+        return True
 
     def read(self, limit: int, max_bytes: int | None = None) -> list[Record]:
         """Up to ``limit`` of the first pending records (and about ``max_bytes`` of them, at
         least one), left pending until ``consume``.  A line that cannot be read (torn by a
         crash of an older version) is passed over and counted in ``skipped``."""
         out: list[Record] = []
-        self._sizes = sizes = []
-        skipped_head = [0, 0]
+        self._sizes = []
         at_end = self._file_pending == 0
-        with self._reader() as f:
-            if f is not None and self._file_pending:
+        with spoolfiles.reader(self._fd, self.path) as f:
+            if f is not None and not at_end:
                 f.seek(self._offset)
-                total = 0
-                while len(out) < limit and (max_bytes is None or total < max_bytes):
-                    line = f.readline()
-                    if not line.endswith(b"\n"):
-                        at_end = True
-                        break
-                    total += len(line)
-                    try:
-                        record = from_json(line.decode("utf-8"))
-                    except (ValueError, KeyError, TypeError):
-                        self.skipped += 1
-                        last = sizes[-1] if sizes else None
-                        if last is None:  # nothing read before it: step over it now
-                            skipped_head[0] += len(line)
-                            skipped_head[1] += 1
-                        else:
-                            sizes[-1] = (last[0] + len(line), last[1] + 1)
-                        continue
-                    out.append(record)
-                    sizes.append((len(line), 1))
-        if skipped_head[1]:
-            self._offset += skipped_head[0]
-            self._file_pending -= skipped_head[1]
-            self.commit()
+                out, sizes, head, at_end = spoolfiles.read_lines(f, limit, max_bytes)
+                self._sizes = list(sizes)
+                self.skipped += head[1] + sum(lines - 1 for _, lines in sizes)
+                if head[1]:  # unreadable lines before any record: step over them now
+                    self._offset += head[0]
+                    self._file_pending -= head[1]
+                    self.commit()
         if at_end:
             for record, _ in list(self._memory)[: max(0, limit - len(out))]:
                 out.append(record)
-                sizes.append(None)
+                self._sizes.append(None)
         return out
 
     def consume(self, count: int) -> None:
@@ -451,12 +340,13 @@ class Spool:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        for path in (self.path, self.state_path, self.journal_path):  # records first
+        for path in (self.path, self.state_path):  # records first: no state, no offset
             spoolfiles.remove(path)
+        self._journal.remove()
         self._offset, self._file_pending, self._size, self._sizes = 0, 0, 0, []
         self._memory.clear()
         self._memory_bytes = 0
-        self._journal_id, self._journal_bytes, self._detached = None, 0, False
+        self._detached = False
         self.ledger.done = {}
 
     def close(self) -> None:

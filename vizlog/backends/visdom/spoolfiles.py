@@ -13,7 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from vizlog.records import Record, from_json
 
 try:
     import fcntl
@@ -112,6 +116,37 @@ def claim(logdir: str, meta: dict[str, Any]) -> tuple[str, int]:
     raise OSError(f"more than {MAX_SPOOLS} Visdom spools in {logdir}")
 
 
+def read_lines(
+    f: IO[bytes], limit: int, max_bytes: int | None
+) -> tuple[list[Record], list[tuple[int, int]], tuple[int, int], bool]:
+    """Records from ``f``'s position on: up to ``limit`` (and about ``max_bytes``).
+
+    Returns the records; for each, the bytes and lines it stands for (itself, and the
+    unreadable lines after it); the bytes and lines of unreadable lines before the first
+    record; and whether the end of the file was reached.
+    """
+    out: list[Record] = []
+    sizes: list[tuple[int, int]] = []
+    head = (0, 0)
+    total = 0
+    while len(out) < limit and (max_bytes is None or total < max_bytes):
+        line = f.readline()
+        if not line.endswith(b"\n"):
+            return out, sizes, head, True
+        total += len(line)
+        try:
+            record = from_json(line.decode("utf-8"))
+        except (ValueError, KeyError, TypeError):
+            if sizes:
+                sizes[-1] = (sizes[-1][0] + len(line), sizes[-1][1] + 1)
+            else:
+                head = (head[0] + len(line), head[1] + 1)
+            continue
+        out.append(record)
+        sizes.append((len(line), 1))
+    return out, sizes, head, False
+
+
 def drop_torn_tail(path: str) -> int:
     """A crash while appending can leave half a line: cut it (it was never acknowledged).
     Returns how many bytes were cut."""
@@ -144,6 +179,37 @@ def replace_atomically(path: str, data: bytes) -> None:
     except OSError:
         remove(tmp)
         raise
+
+
+def write_whole(fd: int, size: int, data: bytes) -> None:
+    """Append ``data`` to the file open as ``fd`` (``size`` bytes long, all whole lines), or
+    raise OSError with the file cut back to ``size``: never a torn line mid-file."""
+    try:
+        os.ftruncate(fd, size)  # a write cut short before, and not cut back then
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass  # cut back first thing before the next write
+        raise
+
+
+@contextmanager
+def reader(fd: int | None, path: str) -> Iterator[IO[bytes] | None]:
+    """The record file for reading: through ``fd`` when open (it may have been deleted
+    meanwhile), else by ``path`` (None when there is no file)."""
+    if fd is not None:
+        f: IO[bytes] = os.fdopen(os.dup(fd), "rb")
+    elif os.path.exists(path):
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    else:
+        yield None
+        return
+    with f:
+        yield f
 
 
 def append_whole(path: str, data: bytes, size: int) -> None:
