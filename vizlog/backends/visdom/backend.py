@@ -191,7 +191,7 @@ class VisdomBackend(Backend):
         if (not self.connection.connected or self.spool.pending) and not expired(sending_end):
             if self._ensure_connected(sending_end, force=True, announce=not quiet):
                 self._drain(sending_end, announce=not quiet)
-        if not expired(end):
+        if not expired(end, self.sender.typical):
             self._maybe_save(force=True)
         self.spool.retry_disk(force=True)
         self._closed = True
@@ -269,7 +269,9 @@ class VisdomBackend(Backend):
         self._commit_due = not self.spool.commit()
 
     def _drain(self, deadline: float | None, announce: bool = True) -> None:
-        while self.connection.connected and self.spool.pending and not expired(deadline):
+        while self.connection.connected and self.spool.pending:
+            if expired(deadline, self.sender.typical):
+                return
             before = self.spool.pending
             records = self.spool.read(CHUNK, CHUNK_BYTES)
             if not records:

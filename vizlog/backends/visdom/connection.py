@@ -14,8 +14,9 @@ RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
 
 
-def expired(deadline: float | None) -> bool:
-    return deadline is not None and time.monotonic() >= deadline
+def expired(deadline: float | None, margin: float = 0.0) -> bool:
+    """Whether ``deadline`` has passed, or comes within ``margin`` seconds."""
+    return deadline is not None and time.monotonic() + margin >= deadline
 
 
 def within(seconds: float, deadline: float | None, least: float = 0.05) -> float:
@@ -23,11 +24,6 @@ def within(seconds: float, deadline: float | None, least: float = 0.05) -> float
     if deadline is None:
         return seconds
     return max(least, min(seconds, deadline - time.monotonic()))
-
-
-def earliest(*deadlines: float | None) -> float | None:
-    given = [d for d in deadlines if d is not None]
-    return min(given) if given else None
 
 
 class Connection:
@@ -67,4 +63,4 @@ class Connection:
         return started
 
 
-__all__ = ["Connection", "RETRY_FIRST", "RETRY_MAX", "earliest", "expired", "within"]
+__all__ = ["Connection", "RETRY_FIRST", "RETRY_MAX", "expired", "within"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -60,6 +61,8 @@ class Sender:
         self.read_timeout = read_timeout
         #: no request may outlast this (``time.monotonic()``; set while closing)
         self.hard_deadline: float | None = None
+        #: how long requests take lately: none is begun that would end past a deadline
+        self.typical = 0.0
         self._restored: set[str] = set()  # windows put back since the server last went away
         self._warned_rejected: set[str] = set()
 
@@ -85,8 +88,8 @@ class Sender:
         goes on from there).  Raises VisdomUnavailable / VisdomRejected.
         """
         ledger = self.spool.ledger
-        self.http.post("env/" + self.env, {"eid": self.env}, timeout=self._timeout())
-        answer = self.http.post("win_data", {"win": None, "eid": self.env}, timeout=self._timeout())
+        self.post("env/" + self.env, {"eid": self.env})
+        answer = self.post("win_data", {"win": None, "eid": self.env})
         try:
             windows = json.loads(answer)
         except ValueError as exc:
@@ -103,7 +106,7 @@ class Sender:
                 stacklevel=2,
             )
         for op, items in result.resend:
-            if expired(deadline):
+            if expired(deadline, self.typical):
                 return False
             try:
                 self.post_checked(op.win, "update", append_message(op, items))
@@ -112,7 +115,7 @@ class Sender:
         for key, op in list(ledger.unsaved.items()):  # harmless to repeat; lost if restarted
             if key in self._restored:
                 continue
-            if expired(deadline):
+            if expired(deadline, self.typical):
                 return False
             try:
                 self.send_replace(op)
@@ -146,7 +149,7 @@ class Sender:
                 if op.key not in finished:
                     groups.setdefault(op.key, []).append((i, op))
         for key, members in groups.items():
-            if expired(deadline):
+            if expired(deadline, self.typical):
                 return False
             first = members[0][1]
             try:
@@ -174,27 +177,32 @@ class Sender:
             self.post_checked(op.win, "events", op.message)
         elif op.mode == TRACE:
             update, create = trace_messages(op)
-            answer = self.http.post("update", dict(update, eid=self.env), timeout=self._timeout())
+            answer = self.post("update", dict(update, eid=self.env))
             if answer == "win does not exist":
                 self.post_checked(op.win, "events", create)
             elif answer != op.win:
                 raise VisdomRejected(answer[:200])
 
     def post_checked(self, win: str, endpoint: str, message: dict[str, Any]) -> None:
-        answer = self.http.post(endpoint, dict(message, eid=self.env), timeout=self._timeout())
+        answer = self.post(endpoint, dict(message, eid=self.env))
         if answer != win:
             raise VisdomRejected(answer[:200] or "empty answer")
 
     def save(self) -> None:
         """Ask the server to write the environment to its disk."""
-        self.http.post(
-            "save", {"data": [self.env], "eid": self.env}, timeout=self._timeout()
-        )
+        self.post("save", {"data": [self.env], "eid": self.env})
 
-    def _timeout(self) -> float:
-        """The read timeout, cut short only by a hard deadline (closing): other deadlines
-        only stop new requests, so that a slow server is not taken for a dead one."""
-        return within(self.read_timeout, self.hard_deadline)
+    def post(self, endpoint: str, message: dict[str, Any]) -> str:
+        """One request, timed.  Its timeout is the read timeout, cut short only by a hard
+        deadline (closing): other deadlines only stop new requests from being begun, so
+        that a slow server is not taken for a dead one."""
+        started = time.monotonic()
+        try:
+            return self.http.post(
+                endpoint, message, timeout=within(self.read_timeout, self.hard_deadline)
+            )
+        finally:
+            self.typical = 0.7 * self.typical + 0.3 * (time.monotonic() - started)
 
     def reject(self, op: Op, records: list[Record], exc: Exception) -> None:
         """The server refused one window's update: keep the records aside, say so once."""

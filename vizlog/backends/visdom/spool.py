@@ -178,20 +178,19 @@ class Spool:
     # ----------------------------------------------------------------------------- data
 
     def append(self, records: Iterable[Record]) -> int:
-        """Queue records after the pending ones: on disk if it takes them, else in memory
-        (see ``MEMORY_LIMIT``).  Returns how many were queued."""
+        """Queue records after the pending ones: on disk as far as it takes them, the rest
+        in memory (up to ``MEMORY_LIMIT``, then dropped and counted).  Returns how many were
+        queued."""
         encoded = [(r, (to_json(r) + "\n").encode("utf-8")) for r in records]
         if not encoded:
             return 0
         if self._memory:
             self.retry_disk()
-        if not self._memory and self._write(b"".join(line for _, line in encoded)):
-            self._file_pending += len(encoded)
-            if not os.path.exists(self.state_path):
-                self.commit()  # the destination goes on disk with the first records
-            return len(encoded)
-        kept = 0
-        for record, line in encoded:
+        written = 0 if self._memory else self._write([line for _, line in encoded])
+        if written and not os.path.exists(self.state_path):
+            self.commit()  # the destination goes on disk with the first records
+        kept = written
+        for record, line in encoded[written:]:
             if self._memory_bytes + len(line) > MEMORY_LIMIT:
                 self.dropped += 1
                 continue
@@ -201,8 +200,8 @@ class Spool:
         return kept
 
     def retry_disk(self, force: bool = False) -> bool:
-        """Move records kept in memory to disk, if it takes them now; True when none are
-        left in memory."""
+        """Move records kept in memory to disk, as far as it takes them now; True when none
+        are left in memory."""
         if not self._memory:
             return True
         if not force and time.monotonic() < self._retry_at:
@@ -214,27 +213,33 @@ class Spool:
                 size += len(line)
                 if size >= _SPILL_BYTES:
                     break
-            if not self._write(b"".join(batch)):
-                return False
-            for _ in batch:
+            written = self._write(batch)
+            for _ in range(written):
                 self._memory_bytes -= len(self._memory.popleft()[1])
-            self._file_pending += len(batch)
+            if written < len(batch):
+                break
         self.commit()
-        return True
+        return not self._memory
 
-    def _write(self, data: bytes) -> bool:
-        """Append whole lines, or nothing (see ``spoolfiles.write_whole``)."""
+    def _write(self, lines: list[bytes]) -> int:
+        """Append as many of ``lines`` as the disk takes, whole; returns how many."""
         fd = self._writable_fd()
         if fd is None:
-            return False
-        try:
-            spoolfiles.write_whole(fd, self._size, data)
-        except OSError as exc:
-            self._failed(exc)
-            return False
-        self._size += len(data)
-        self.disk_error = None
-        return True
+            return 0
+        kept, error = spoolfiles.write_lines(fd, self._size, b"".join(lines))
+        count = 0
+        for line in lines:
+            if kept < len(line):
+                break
+            kept -= len(line)
+            self._size += len(line)
+            count += 1
+        self._file_pending += count
+        if error is None:
+            self.disk_error = None
+        else:
+            self._failed(error)
+        return count
 
     def _failed(self, exc: OSError) -> None:
         self.disk_error = exc
@@ -309,7 +314,7 @@ class Spool:
                 f.seek(self._offset)
                 out, sizes, head, at_end = spoolfiles.read_lines(f, limit, max_bytes)
                 self._sizes = list(sizes)
-                self.skipped += head[1] + sum(lines - 1 for _, lines in sizes)
+                self.skipped += head[1]  # the others when consumed: reads repeat
                 if head[1]:  # unreadable lines before any record: step over them now
                     self._offset += head[0]
                     self._file_pending -= head[1]
@@ -329,6 +334,7 @@ class Spool:
             else:
                 self._offset += size[0]
                 self._file_pending -= size[1]
+                self.skipped += size[1] - 1
         self.ledger.consume(len(taken))
         if self.pending == 0 and not self.ledger.unsaved_points:
             self.clear()

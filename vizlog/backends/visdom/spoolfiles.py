@@ -181,20 +181,28 @@ def replace_atomically(path: str, data: bytes) -> None:
         raise
 
 
-def write_whole(fd: int, size: int, data: bytes) -> None:
-    """Append ``data`` to the file open as ``fd`` (``size`` bytes long, all whole lines), or
-    raise OSError with the file cut back to ``size``: never a torn line mid-file."""
+def write_lines(fd: int, size: int, data: bytes) -> tuple[int, OSError | None]:
+    """Append ``data`` (whole lines) to the file open as ``fd``, ``size`` bytes long.
+
+    When the disk refuses part of it, the file is cut back to the last whole line written:
+    never a torn line mid-file.  Returns the bytes kept, and the error (None: all written).
+    """
+    written, error = 0, None
     try:
         os.ftruncate(fd, size)  # a write cut short before, and not cut back then
         view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        while written < len(data):
+            written += os.write(fd, view[written:])
+    except OSError as exc:
+        error = exc
+    if error is None:
+        return written, None
+    kept = data.rfind(b"\n", 0, written) + 1
+    try:
+        os.ftruncate(fd, size + kept)
     except OSError:
-        try:
-            os.ftruncate(fd, size)
-        except OSError:
-            pass  # cut back first thing before the next write
-        raise
+        pass  # cut back first thing before the next write
+    return kept, error
 
 
 @contextmanager

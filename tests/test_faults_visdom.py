@@ -1,0 +1,325 @@
+"""Faults injected around the Visdom backend, read back from real Visdom servers on 127.0.0.1.
+
+Each test starts from a way a run can go wrong -- an answer lost, a server that crashes and
+comes back empty, ``vizlog replay`` killed half way, two Loggers on one logdir, a full disk, a
+deleted logdir, a slow server -- and checks that every point logged ends up on the server
+exactly once (or, where it cannot, that the warnings say truthfully where it is).  Random
+moments are drawn from a fixed seed, and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import collections
+import http.server
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("visdom")
+
+import vizlog  # noqa: E402
+from vizlog.backends.visdom import spool as spool_module  # noqa: E402
+from vizlog.backends.visdom.backend import VisdomBackend, VisdomUnavailableWarning  # noqa: E402
+from vizlog.backends.visdom.http import VisdomHTTP, VisdomRejected, VisdomUnavailable  # noqa: E402
+from vizlog.backends.visdom.replay import replay  # noqa: E402
+from vizlog.backends.visdom.spool import Spool, pending_records  # noqa: E402
+from vizlog.backends.visdom.spoolfiles import spool_names  # noqa: E402
+from vizlog.records import Scalar  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _env() -> str:
+    return "f" + uuid.uuid4().hex[:10]
+
+
+def _windows(url: str, env: str) -> dict:
+    http = VisdomHTTP(url, read_timeout=30.0)
+    try:
+        return json.loads(http.post("win_data", {"win": None, "eid": env}))
+    except VisdomRejected:  # the server answers 500 for an environment it does not have
+        return {}
+    finally:
+        http.close()
+
+
+def _steps(url: str, env: str, tag: str) -> list[int]:
+    """Every x of every trace of the scalar window of ``tag``, as the server holds them."""
+    window = _windows(url, env).get(f"scalar:{tag}", {})
+    return [int(x) for t in window.get("content", {}).get("data", []) for x in t["x"]]
+
+
+def _duplicates(steps: list[int]) -> int:
+    return sum(n - 1 for n in collections.Counter(steps).values())
+
+
+def _replay_cli(logdir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vizlog", "replay", str(logdir), *args],
+        capture_output=True, text=True, timeout=timeout, check=False, cwd=REPO,
+    )
+
+
+def _messages(caught) -> list[str]:
+    return [str(w.message) for w in caught if issubclass(w.category, VisdomUnavailableWarning)]
+
+
+# ------------------------------------------------------------------------ E: lost answer
+
+
+class LostAnswerThenPartition:
+    """Lets the first update reach the server but loses its answer; then nothing gets
+    through (the client is cut off from the server for the rest of the run)."""
+
+    def __init__(self, real):
+        self.real, self.cut = real, False
+
+    def post(self, endpoint, message, timeout=None):
+        if self.cut:
+            raise VisdomUnavailable("connection refused")
+        answer = self.real.post(endpoint, message, timeout)
+        if endpoint == "update":
+            self.cut = True
+            raise VisdomUnavailable("no answer in time")
+        return answer
+
+    def close(self):
+        self.real.close()
+
+
+def test_replay_after_a_lost_answer_sends_nothing_twice(visdom_server, tmp_path):
+    env = _env()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        backend = VisdomBackend(str(tmp_path), server=visdom_server.url, env=env)
+        backend._http = LostAnswerThenPartition(backend._http)
+        backend.write_batch([Scalar("loss", s, 0.0, float(s)) for s in range(100)])
+        backend.flush()
+        backend.close()
+    assert len(pending_records(tmp_path)) == 100  # not confirmed, so kept
+    assert replay(tmp_path) == 100  # the server recorded in the spool
+    assert _steps(visdom_server.url, env, "loss") == list(range(100))
+    assert pending_records(tmp_path) == [] and spool_names(str(tmp_path)) == []
+
+
+# ------------------------------------------------------------------------ faults 4
+
+
+def test_points_delivered_but_not_saved_survive_a_crash_after_the_run(tmp_path, start_visdom):
+    """The server dies before saving and is back only after the run ended: ``vizlog replay``
+    restores what it had received, from the ledger's journal, and sends the spool."""
+    env_path, env, logdir = tmp_path / "env", _env(), tmp_path / "run"
+    server = start_visdom(env_path=env_path)
+    log = vizlog.Logger(backend="visdom", logdir=logdir, server=server.url, env=env,
+                        save_interval=3600)
+    for step in range(3000):
+        log.scalar("loss", float(step), step)
+    assert log.flush()
+    assert len(_steps(server.url, env, "loss")) == 3000
+    os.killpg(server.pid, signal.SIGKILL)
+    server.process.wait(timeout=10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for step in range(3000, 5000):
+            log.scalar("loss", float(step), step)
+        log.close()
+    (report,) = [m for m in _messages(caught) if "not delivered" in m]
+    assert "2000 records were not delivered" in report
+    assert "3000 points the server received were not saved" in report
+    assert "vizlog replay" in report
+    again = start_visdom(port=server.port, env_path=env_path)  # it had saved nothing
+    result = _replay_cli(logdir)
+    assert result.returncode == 0, result.stderr
+    assert "replayed 2000 record(s)" in result.stdout
+    assert _steps(again.url, env, "loss") == list(range(5000))
+    assert spool_names(str(logdir)) == []
+
+
+# ------------------------------------------------------------------------ faults 5
+
+
+def test_replay_killed_at_random_moments_and_rerun_sends_nothing_twice(visdom_server, tmp_path):
+    """SIGKILL lands between requests, or while one is under way (its answer lost): the
+    ledger saved before and after each request tells the next replay what arrived."""
+    tags, steps = [f"t{k}" for k in range(6)], 3000  # 18,000 records: 2 chunks x 6 appends
+    total = len(tags) * steps
+    env, logdir = _env(), tmp_path / "run"
+    dead = f"http://127.0.0.1:{vizlog.servers.free_port()}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with vizlog.Logger(backend="visdom", logdir=logdir, server=dead, env=env) as log:
+            for step in range(steps):
+                for tag in tags:
+                    log.scalar(tag, float(step), step)
+    assert len(pending_records(logdir)) == total
+    rng = random.Random(20240611)
+    killed_midway, deadline = 0, time.monotonic() + 20
+
+    def held() -> int:
+        return sum(len(_steps(visdom_server.url, env, tag)) for tag in tags)
+
+    for _ in range(5):
+        before = held()
+        if before == total or time.monotonic() > deadline:
+            break
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vizlog", "replay", str(logdir), "--server",
+             visdom_server.url], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        while process.poll() is None and held() == before and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the server shows part of the spool arrived
+        time.sleep(rng.uniform(0.0, 0.2))  # then somewhere in the middle of the work
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed_midway += 0 < held() < total
+        process.wait(timeout=10)
+    result = _replay_cli(logdir, "--server", visdom_server.url)
+    assert result.returncode == 0, result.stderr
+    assert killed_midway >= 1
+    for tag in tags:
+        got = _steps(visdom_server.url, env, tag)
+        assert _duplicates(got) == 0, f"{tag}: {_duplicates(got)} points sent twice"
+        assert sorted(got) == list(range(steps))
+    assert pending_records(logdir) == []
+
+
+# ------------------------------------------------------------------------ H, faults 7
+
+
+def _spool_files(logdir: Path) -> list[str]:
+    return sorted(p.name for p in logdir.glob("visdom-spool*.jsonl") if "journal" not in p.name)
+
+
+def test_two_loggers_on_one_logdir_each_deliver_their_own(tmp_path, free_port, start_visdom):
+    """Three Loggers share a logdir (two environments, two of them in the same one) while
+    the server is down, then comes up: each delivers its own records to its own
+    environment, once; a spool owned by a live Logger is left alone by ``vizlog replay``."""
+    url, logdir = f"http://127.0.0.1:{free_port}", tmp_path / "run"
+    train, evaluation = _env(), _env()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logs = {
+            ("a", train): vizlog.Logger(backend="visdom", logdir=logdir, server=url, env=train),
+            ("b", evaluation): vizlog.Logger(
+                backend="visdom", logdir=logdir, server=url, env=evaluation
+            ),
+            ("c", train): vizlog.Logger(backend="visdom", logdir=logdir, server=url, env=train),
+        }
+        for step in range(1500):  # the server is down: each spools into its own file
+            for (tag, _), log in logs.items():
+                log.scalar(tag, float(step), step)
+        for log in logs.values():
+            log.flush()
+        assert len(_spool_files(logdir)) == 3
+        result = _replay_cli(logdir, "--server", url)  # every spool is owned by a live Logger
+        assert result.returncode == 0 and "replayed 0 record(s)" in result.stdout
+        assert result.stderr.count("a running process owns it") == 3
+        server = start_visdom(port=free_port)
+        time.sleep(0.6)  # past the first retry interval
+        for step in range(1500, 2000):
+            for (tag, _), log in logs.items():
+                log.scalar(tag, float(step), step)
+        for log in logs.values():
+            assert log.close(timeout=60)
+    for tag, env in logs:
+        other = evaluation if env == train else train
+        got = _steps(server.url, env, tag)
+        assert _duplicates(got) == 0 and sorted(got) == list(range(2000)), tag
+        assert f"scalar:{tag}" not in _windows(server.url, other)
+    assert _spool_files(logdir) == [] and pending_records(logdir) == []
+
+
+def test_replay_delivers_each_leftover_spool_to_its_own_environment(visdom_server, tmp_path):
+    logdir, dead = tmp_path / "run", f"http://127.0.0.1:{vizlog.servers.free_port()}"
+    envs = [_env(), _env()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k, env in enumerate(envs):
+            with vizlog.Logger(backend="visdom", logdir=logdir, server=dead, env=env) as log:
+                for step in range(100 * (k + 1)):
+                    log.scalar("loss", float(step), step)
+    assert len(_spool_files(logdir)) == 2
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        assert replay(logdir, server=visdom_server.url) == 300
+    for k, env in enumerate(envs):
+        assert _steps(visdom_server.url, env, "loss") == list(range(100 * (k + 1)))
+    assert _spool_files(logdir) == []
+
+
+# ------------------------------------------------------------------------ faults 2
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 256 KiB tmpfs, filled but for about 60 KiB (``free()`` gives the space back)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {result.stderr.strip()}")
+    filler = mount / "filler"
+    stat = os.statvfs(mount)
+    filler.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - 60_000))
+    try:
+        yield mount, filler.unlink
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_keeps_the_spool_whole_and_delivers_all_it_kept(
+    tiny_disk, free_port, start_visdom, monkeypatch
+):
+    mount, free = tiny_disk
+    monkeypatch.setattr(spool_module, "MEMORY_LIMIT", 40_000)  # ~550 records in memory
+    url, env, logdir = f"http://127.0.0.1:{free_port}", _env(), mount / "run"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        log = vizlog.Logger(backend="visdom", logdir=logdir, server=url, env=env)
+        for step in range(3000):  # server down, and the disk fills up
+            log.scalar("loss", float(step), step)
+        assert log.flush()
+        during = _messages(caught)
+        lines = (logdir / "visdom-spool.jsonl").read_bytes().splitlines(keepends=True)
+        assert 0 < len(lines) < 3000
+        assert all(line.endswith(b"\n") and json.loads(line) for line in lines)  # none torn
+        free()
+        server = start_visdom(port=free_port)
+        for step in range(3000, 3500):
+            log.scalar("loss", float(step), step)
+        assert log.close(timeout=60)
+    assert any("No space left on device" in m and "kept in memory" in m for m in during), during
+    (report,) = [m for m in _messages(caught) if "were dropped" in m]
+    dropped = int(report.split(" records were dropped")[0].rsplit(" ", 1)[1])
+    got = _steps(server.url, env, "loss")
+    assert _duplicates(got) == 0
+    assert len(got) == 3500 - dropped and 0 < dropped < 3000
+    assert set(range(len(lines))) <= set(got) and set(range(3000, 3500)) <= set(got)
+    assert _spool_files(logdir) == []
+
+
+def test_replay_passes_over_a_torn_line_and_says_so(visdom_server, tmp_path):
+    spool = Spool(tmp_path)
+    spool.append([Scalar("loss", s, 0.0, float(s)) for s in range(3)])
+    spool.close()
+    with open(spool.path, "ab") as f:  # what an older version left after a full disk
+        f.write(b'{"tag":"loss","step":3,"wal')
+        f.write(b'{"tag":"loss","step":4,"walltime":0.0,"value":4.0,"kind":"scalar"}\n')
+    env = _env()
+    result = _replay_cli(tmp_path, "--server", visdom_server.url, "--env", env)
+    assert result.returncode == 0, result.stderr
+    assert "passed over 1 unreadable line(s)" in result.stderr
+    assert _steps(visdom_server.url, env, "loss") == [0, 1, 2]
