@@ -10,17 +10,18 @@ moments are drawn from a fixed seed, and every wait is bounded.
 from __future__ import annotations
 
 import collections
+import http.client
 import http.server
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 import warnings
 from pathlib import Path
@@ -167,8 +168,9 @@ def test_replay_killed_at_random_moments_and_rerun_sends_nothing_twice(visdom_se
     rng = random.Random(20240611)
     killed_midway, deadline = 0, time.monotonic() + 20
 
-    def held() -> int:
-        return sum(len(_steps(visdom_server.url, env, tag)) for tag in tags)
+    def held() -> int:  # one request: the server answers for all windows at once
+        windows = _windows(visdom_server.url, env).values()
+        return sum(len(t["x"]) for w in windows for t in w["content"]["data"])
 
     for _ in range(5):
         before = held()
@@ -323,3 +325,127 @@ def test_replay_passes_over_a_torn_line_and_says_so(visdom_server, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "passed over 1 unreadable line(s)" in result.stderr
     assert _steps(visdom_server.url, env, "loss") == [0, 1, 2]
+
+
+# ------------------------------------------------------------------------ faults 10
+
+
+def test_logdir_deleted_mid_run_the_spool_is_made_again_and_named_truly(tmp_path, free_port):
+    logdir = tmp_path / "run"
+    url = f"http://127.0.0.1:{free_port}"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        log = vizlog.Logger(backend="visdom", logdir=logdir, server=url, env=_env())
+        for step in range(2000):
+            log.scalar("loss", float(step), step)
+        assert log.flush()
+        shutil.rmtree(logdir)  # a cleanup script, a user
+        for step in range(2000, 4000):
+            log.scalar("loss", float(step), step)
+        assert log.flush()
+        log.close()
+    messages = _messages(caught)
+    assert any("deleted while the run went on" in m for m in messages), messages
+    named = [path for m in messages for path in re.findall(r"kept in (\S+?\.jsonl)", m)]
+    assert named and all(os.path.exists(path) for path in named), named
+    assert [r.step for r in pending_records(logdir)] == list(range(4000))
+
+
+def test_a_spool_that_cannot_be_made_is_not_said_to_keep_anything(tmp_path, free_port):
+    logdir = tmp_path / "run"
+    url = f"http://127.0.0.1:{free_port}"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        log = vizlog.Logger(backend="visdom", logdir=logdir, server=url, env=_env())
+        shutil.rmtree(logdir)
+        logdir.write_text("a file where the logdir was: it cannot be made again")
+        for step in range(3000):
+            log.scalar("loss", float(step), step)
+        assert log.flush()
+        log.close()
+    messages = _messages(caught)
+    assert messages and not any(".jsonl" in m and "kept in /" in m for m in messages), messages
+    assert any("kept in memory (3000 now" in m for m in messages), messages
+    (report,) = [m for m in messages if "not delivered" in m]
+    assert "3000 records were not delivered and could not be written to disk" in report
+    assert "lost when this process ends" in report and "vizlog replay" not in report
+
+
+# ------------------------------------------------------------------------ faults 11
+
+
+class SlowProxy:
+    """An HTTP proxy on 127.0.0.1 that answers every request ``delay`` seconds late: a
+    Visdom server that is up, but slow (swapping, or busy with a huge environment)."""
+
+    def __init__(self, target: str, delay: float) -> None:
+        self.delay = delay
+        host, port = target.split("//")[1].rstrip("/").split(":")
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(proxy.delay)
+                connection = http.client.HTTPConnection(host, int(port), timeout=60)
+                try:
+                    connection.request("POST", self.path, body)
+                    answer = connection.getresponse()
+                    data = answer.read()
+                finally:
+                    connection.close()
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client gave up waiting
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_slow_server_bounds_flush_and_close_and_still_gets_live_data(visdom_server, tmp_path):
+    """2.1 s per request, 40 windows: unbounded, a flush would take about 90 s; a probe
+    capped at 2 s would call the server down although ``timeout=4`` allows it."""
+    proxy = SlowProxy(visdom_server.url, delay=2.1)
+    env, logdir, tags = _env(), tmp_path / "run", [f"m{k}" for k in range(40)]
+    try:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            log = vizlog.Logger(backend="visdom", logdir=logdir, server=proxy.url, env=env,
+                                timeout=4)
+            for step in range(10):
+                for tag in tags:
+                    log.scalar(tag, float(step), step)
+            started = time.monotonic()
+            flushed = log.flush(timeout=8)
+            flushing = time.monotonic() - started
+            live = [tag for tag in tags if _steps(visdom_server.url, env, tag)]
+            started = time.monotonic()
+            closed = log.close(timeout=5)
+            closing = time.monotonic() - started
+        assert flushed and flushing < 8.5, flushing
+        assert closed and closing < 5.5, closing
+        assert live, "a server slower than 2 s got no live data"
+        proxy.delay = 0.0  # the server is quick again: replay to where the run sent
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            replay(logdir)
+    finally:
+        proxy.stop()
+    for tag in tags:
+        assert _steps(visdom_server.url, env, tag) == list(range(10)), tag
