@@ -36,7 +36,6 @@ from vizlog.backends.visdom.backend import VisdomBackend, VisdomUnavailableWarni
 from vizlog.backends.visdom.http import VisdomHTTP, VisdomRejected, VisdomUnavailable  # noqa: E402
 from vizlog.backends.visdom.replay import replay  # noqa: E402
 from vizlog.backends.visdom.spool import Spool, pending_records  # noqa: E402
-from vizlog.backends.visdom.spoolfiles import spool_names  # noqa: E402
 from vizlog.records import Scalar  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,6 +70,10 @@ def _replay_cli(logdir: Path, *args: str, timeout: float = 120) -> subprocess.Co
         [sys.executable, "-m", "vizlog", "replay", str(logdir), *args],
         capture_output=True, text=True, timeout=timeout, check=False, cwd=REPO,
     )
+
+
+def _spool_files(logdir: Path) -> list[str]:
+    return sorted(p.name for p in logdir.glob("visdom-spool*.jsonl") if "journal" not in p.name)
 
 
 def _messages(caught) -> list[str]:
@@ -112,7 +115,7 @@ def test_replay_after_a_lost_answer_sends_nothing_twice(visdom_server, tmp_path)
     assert len(pending_records(tmp_path)) == 100  # not confirmed, so kept
     assert replay(tmp_path) == 100  # the server recorded in the spool
     assert _steps(visdom_server.url, env, "loss") == list(range(100))
-    assert pending_records(tmp_path) == [] and spool_names(str(tmp_path)) == []
+    assert pending_records(tmp_path) == [] and _spool_files(tmp_path) == []
 
 
 # ------------------------------------------------------------------------ faults 4
@@ -136,16 +139,16 @@ def test_points_delivered_but_not_saved_survive_a_crash_after_the_run(tmp_path, 
         for step in range(3000, 5000):
             log.scalar("loss", float(step), step)
         log.close()
-    (report,) = [m for m in _messages(caught) if "not delivered" in m]
-    assert "2000 records were not delivered" in report
-    assert "3000 points the server received were not saved" in report
-    assert "vizlog replay" in report
     again = start_visdom(port=server.port, env_path=env_path)  # it had saved nothing
     result = _replay_cli(logdir)
     assert result.returncode == 0, result.stderr
-    assert "replayed 2000 record(s)" in result.stdout
     assert _steps(again.url, env, "loss") == list(range(5000))
-    assert spool_names(str(logdir)) == []
+    assert "replayed 2000 record(s)" in result.stdout
+    assert _spool_files(logdir) == []
+    (report,) = [m for m in _messages(caught) if "not delivered" in m]  # every one not safe
+    assert "2000 records were not delivered" in report
+    assert "3000 points the server received were not saved" in report
+    assert "vizlog replay" in report
 
 
 # ------------------------------------------------------------------------ faults 5
@@ -200,10 +203,6 @@ def test_replay_killed_at_random_moments_and_rerun_sends_nothing_twice(visdom_se
 # ------------------------------------------------------------------------ H, faults 7
 
 
-def _spool_files(logdir: Path) -> list[str]:
-    return sorted(p.name for p in logdir.glob("visdom-spool*.jsonl") if "journal" not in p.name)
-
-
 def test_two_loggers_on_one_logdir_each_deliver_their_own(tmp_path, free_port, start_visdom):
     """Three Loggers share a logdir (two environments, two of them in the same one) while
     the server is down, then comes up: each delivers its own records to its own
@@ -224,10 +223,8 @@ def test_two_loggers_on_one_logdir_each_deliver_their_own(tmp_path, free_port, s
                 log.scalar(tag, float(step), step)
         for log in logs.values():
             log.flush()
-        assert len(_spool_files(logdir)) == 3
+        spools = _spool_files(logdir)
         result = _replay_cli(logdir, "--server", url)  # every spool is owned by a live Logger
-        assert result.returncode == 0 and "replayed 0 record(s)" in result.stdout
-        assert result.stderr.count("a running process owns it") == 3
         server = start_visdom(port=free_port)
         time.sleep(0.6)  # past the first retry interval
         for step in range(1500, 2000):
@@ -241,6 +238,9 @@ def test_two_loggers_on_one_logdir_each_deliver_their_own(tmp_path, free_port, s
         assert _duplicates(got) == 0 and sorted(got) == list(range(2000)), tag
         assert f"scalar:{tag}" not in _windows(server.url, other)
     assert _spool_files(logdir) == [] and pending_records(logdir) == []
+    assert len(spools) == 3  # one each, named apart
+    assert result.returncode == 0 and "replayed 0 record(s)" in result.stdout
+    assert result.stderr.count("a running process owns it") == 3
 
 
 def test_replay_delivers_each_leftover_spool_to_its_own_environment(visdom_server, tmp_path):
@@ -252,13 +252,13 @@ def test_replay_delivers_each_leftover_spool_to_its_own_environment(visdom_serve
             with vizlog.Logger(backend="visdom", logdir=logdir, server=dead, env=env) as log:
                 for step in range(100 * (k + 1)):
                     log.scalar("loss", float(step), step)
-    assert len(_spool_files(logdir)) == 2
+    spools = _spool_files(logdir)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        assert replay(logdir, server=visdom_server.url) == 300
+        delivered = replay(logdir, server=visdom_server.url)
     for k, env in enumerate(envs):
         assert _steps(visdom_server.url, env, "loss") == list(range(100 * (k + 1)))
-    assert _spool_files(logdir) == []
+    assert delivered == 300 and len(spools) == 2 and _spool_files(logdir) == []
 
 
 # ------------------------------------------------------------------------ faults 2
@@ -286,7 +286,8 @@ def test_full_disk_keeps_the_spool_whole_and_delivers_all_it_kept(
     tiny_disk, free_port, start_visdom, monkeypatch
 ):
     mount, free = tiny_disk
-    monkeypatch.setattr(spool_module, "MEMORY_LIMIT", 40_000)  # ~550 records in memory
+    # ~550 records in memory (raising=False: the test also runs against code without it)
+    monkeypatch.setattr(spool_module, "MEMORY_LIMIT", 40_000, raising=False)
     url, env, logdir = f"http://127.0.0.1:{free_port}", _env(), mount / "run"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

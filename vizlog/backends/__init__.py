@@ -31,7 +31,10 @@ KNOWN_BACKENDS: dict[str, BackendSpec] = {
         ("tensorboardX",),
         "tensorboardx",
     ),
-    "visdom": BackendSpec("vizlog.backends.visdom.backend:VisdomBackend", ("visdom",), "visdom"),
+    # talks HTTP itself (requests, PNGs by PIL): importing visdom would import torch for nothing
+    "visdom": BackendSpec(
+        "vizlog.backends.visdom.backend:VisdomBackend", ("requests", "PIL"), "visdom"
+    ),
     "fake": BackendSpec("vizlog.backends.fake:FakeBackend", (), None),
     "none": BackendSpec("vizlog.backends.fake:NoneBackend", (), None),
 }
