@@ -7,6 +7,7 @@ Importing vizlog imports no backend.  A known backend whose package is missing r
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,10 +32,7 @@ KNOWN_BACKENDS: dict[str, BackendSpec] = {
         ("tensorboardX",),
         "tensorboardx",
     ),
-    # talks HTTP itself (requests, PNGs by PIL): importing visdom would import torch for nothing
-    "visdom": BackendSpec(
-        "vizlog.backends.visdom.backend:VisdomBackend", ("requests", "PIL"), "visdom"
-    ),
+    "visdom": BackendSpec("vizlog.backends.visdom.backend:VisdomBackend", ("visdom",), "visdom"),
     "fake": BackendSpec("vizlog.backends.fake:FakeBackend", (), None),
     "none": BackendSpec("vizlog.backends.fake:NoneBackend", (), None),
 }
@@ -47,15 +45,23 @@ def get_backend_class(name: str) -> type[Backend]:
         known = ", ".join(sorted(KNOWN_BACKENDS))
         raise ValueError(f"Logger(backend=...): unknown backend {name!r}; known backends: {known}")
     for package in spec.requires:
-        try:
-            importlib.import_module(package)
-        except ImportError as exc:
+        if not _installed(package):
             raise ImportError(
                 f"the {name!r} backend needs the {package!r} package, which is not installed: "
                 f'pip install "vizlog[{spec.extra}]"'
-            ) from exc
+            )
     module_name, _, class_name = spec.target.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+def _installed(package: str) -> bool:
+    """Whether ``package`` can be imported, without importing it: the Visdom backend talks
+    HTTP itself, and importing the ``visdom`` package would import torch (seconds) for
+    nothing; the backend module imports what it uses."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def parse_backend_names(backend: str | Sequence[str]) -> tuple[str, ...]:

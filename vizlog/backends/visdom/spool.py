@@ -51,6 +51,7 @@ class Spool:
         *,
         lock: bool = False,
         _lock_fd: int | None = None,
+        _fresh: bool = False,
     ) -> None:
         self.logdir = os.fspath(logdir)
         self._lock_fd = _lock_fd
@@ -77,7 +78,8 @@ class Spool:
         self.skipped = 0  # unreadable lines passed over (see ``read``)
         self.torn_bytes = 0  # bytes of a half-written last line cut off when opened
         self.recreated = 0  # times the spool file was made again after being deleted
-        self._load()
+        if not _fresh:
+            self._load()
 
     @classmethod
     def claim(cls, logdir: str | os.PathLike[str], server: str, env: str) -> Spool:
@@ -86,7 +88,7 @@ class Spool:
         try:
             name, fd = spoolfiles.claim(os.fspath(logdir), meta)
         except OSError as exc:  # the directory cannot be written: memory until it can
-            spool = cls(logdir)
+            spool = cls(logdir, _fresh=True)  # files here may be anyone's: not read
             spool.disk_error, spool._want_lock = exc, True
             spool._meta = meta
             return spool
@@ -247,7 +249,8 @@ class Spool:
 
     def _take_lock(self) -> bool:
         try:
-            name, fd = spoolfiles.claim(self.logdir, self._meta)
+            # a spool that already holds records of its own takes no one else's files
+            name, fd = spoolfiles.claim(self.logdir, self._meta, empty_only=True)
         except OSError as exc:
             self._failed(exc)
             return False

@@ -100,9 +100,10 @@ def read_meta(logdir: str, name: str) -> tuple[dict[str, Any], bool]:
     return meta, records or bool(state.get("journal"))
 
 
-def claim(logdir: str, meta: dict[str, Any]) -> tuple[str, int]:
+def claim(logdir: str, meta: dict[str, Any], empty_only: bool = False) -> tuple[str, int]:
     """The first spool name no live process holds whose content (if any) is for ``meta``'s
-    destination, with its lock held.  Raises OSError when the logdir cannot be written."""
+    destination (``empty_only``: that holds nothing), with its lock held.  Raises OSError
+    when the logdir cannot be written."""
     os.makedirs(logdir, exist_ok=True)
     for index in range(1, MAX_SPOOLS + 1):
         name = spool_name(index)
@@ -110,7 +111,7 @@ def claim(logdir: str, meta: dict[str, Any]) -> tuple[str, int]:
         if fd is None:
             continue
         theirs, holds = read_meta(logdir, name)
-        if not holds or theirs == meta:
+        if not holds or (theirs == meta and not empty_only):
             return name, fd
         unlock(logdir, name, fd)  # another destination's leftovers: for ``vizlog replay``
     raise OSError(f"more than {MAX_SPOOLS} Visdom spools in {logdir}")
