@@ -92,3 +92,25 @@ def test_replay_of_nothing_is_zero(tmp_path):
 def test_replay_needs_a_directory(tmp_path):
     with pytest.raises(ValueError, match="logdir"):
         replay(tmp_path / "missing")
+
+
+def test_each_live_owner_gets_its_own_spool_and_a_resumed_run_its_predecessors(tmp_path):
+    from vizlog.backends.visdom.spool import SpoolBusy
+
+    a = Spool.claim(tmp_path, "http://127.0.0.1:1", "train")
+    b = Spool.claim(tmp_path, "http://127.0.0.1:1", "train")  # same destination, still apart
+    assert (a.name, b.name) == ("visdom-spool", "visdom-spool-2")
+    a.append(_scalars(2))
+    b.append(_scalars(3, start=10))
+    with pytest.raises(SpoolBusy):  # what ``vizlog replay`` meets while a Logger lives
+        Spool(tmp_path, a.name, lock=True)
+    a.close()  # leaves two records for "train"
+    c = Spool.claim(tmp_path, "http://127.0.0.1:1", "eval")
+    assert c.name == "visdom-spool-3" and c.pending == 0  # not another destination's records
+    d = Spool.claim(tmp_path, "http://127.0.0.1:1", "train")
+    assert d.name == "visdom-spool" and [r.step for r in d.read(10)] == [0, 1]
+    assert [r.step for r in pending_records(tmp_path)] == [0, 1, 10, 11, 12]
+    for spool in (b, c, d):
+        spool.close()
+    assert not (tmp_path / "visdom-spool-3.jsonl").exists()  # nothing kept, nothing left
+    assert not list(tmp_path.glob("*.lock"))
