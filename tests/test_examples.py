@@ -32,12 +32,14 @@ if str(EXAMPLES) not in sys.path:
 import _common  # noqa: E402
 import _data  # noqa: E402
 import drop_in_summarywriter  # noqa: E402
+import every_concept  # noqa: E402
 import linear_regression  # noqa: E402
 import train_digits  # noqa: E402
 
 TINY_DIGITS = ["--device", "cpu", "--epochs", "2", "--limit", "128", "--batch-size", "32"]
 TINY_LINEAR = ["--device", "cpu", "--epochs", "2", "--limit", "64", "--batch-size", "16"]
 TINY_DROP_IN = ["--device", "cpu", "--epochs", "2", "--limit", "128", "--batch-size", "32"]
+TINY_EVERY = ["--device", "cpu", "--epochs", "2", "--limit", "128", "--batch-size", "32"]
 VAL_DIGITS = 360  # 20% of the 1797 digits
 VAL_DIABETES = 89  # 20% of the 442 patients
 DIGITS_PARAMETERS = [name for name, _ in train_digits.DigitsNet().named_parameters()]
@@ -304,6 +306,42 @@ def test_drop_in_script_matches_tensorboardx_itself(tmp_path):
     expected = tags(tmp_path / "tensorboardX")
     assert expected["scalars"] == {"Loss/train", "Loss/val", "Accuracy/val"}
     assert tags(tmp_path / "vizlog") == expected
+
+
+# ---------------------------------------------------------------- every_concept.py
+
+EVERY_KIND = {"scalar", "scalars", "histogram", "image", "embedding", "graph", "pr_curve",
+              "text", "hparams", "audio", "video", "mesh", "figure", "custom_scalars"}
+
+
+def test_every_concept_logs_every_kind_of_record(vizlog_fake):
+    pytest.importorskip("matplotlib")
+    metrics = every_concept.main(TINY_EVERY)
+
+    assert {record.kind for record in vizlog_fake.calls} == EVERY_KIND
+    assert steps(vizlog_fake.records("scalar", "loss/step")) == list(range(metrics["steps"]))
+    first, last = vizlog_fake.records("hparams")
+    assert first.hparams == last.hparams and last.metrics["val/accuracy"] == pytest.approx(
+        metrics["val_accuracy"])
+    assert vizlog_fake.scalars("val/accuracy")[-1][1] == pytest.approx(metrics["val_accuracy"])
+    (video,) = vizlog_fake.records("video")
+    assert video.frames.shape[0] == 2 and video.gif.startswith(b"GIF89a")
+    assert [f.pixels.shape[2] for f in vizlog_fake.records("figure")] == [3, 3]
+
+
+def test_every_concept_into_tensorboard_event_files(tmp_path):
+    pytest.importorskip("matplotlib")
+    every_concept.main([*TINY_EVERY, "--backend", "tensorboard", "--logdir", str(tmp_path)])
+
+    acc = accumulate(tmp_path)
+    tags = acc.Tags()
+    assert {"inputs", "confusion", "hidden/weights_over_epochs"} <= set(tags["images"])
+    assert tags["audio"] == ["loss/sound"] and tags["graph"]
+    assert {"loss/train", "loss/val", "val/accuracy"} <= set(tags["scalars"])
+    assert {"val_features_3d_VERTEX", "val_features_3d_COLOR"} <= set(tags["tensors"])
+    assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")
+    assert "custom_scalars__config__" in acc.PluginTagToContent("custom_scalars")
+    assert (tmp_path / "projector_config.pbtxt").exists()
 
 
 # ---------------------------------------------------------------- shared command line

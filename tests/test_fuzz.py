@@ -1,4 +1,4 @@
-"""Arbitrary input to all eight methods: it is logged, or refused with a clear error.
+"""Arbitrary input to every Logger method: it is logged, or refused with a clear error.
 
 Each test drives one method of one Logger (TensorBoard + fake) with arbitrary shapes, dtypes,
 NaN/Inf, empty and huge values, wrong types and odd tags.  Every call must either log or
@@ -131,7 +131,7 @@ class Fuzzer:
         self.accepted = 0
         self.refused = 0
 
-    def call(self, method: str, **kwargs: Any) -> None:
+    def call(self, method: str, *args: Any, **kwargs: Any) -> None:
         fake = self.log.get_backend("fake")
         before = len(fake.calls)
         for sink in self.log._sinks:  # failures are counted per call, so that they shrink
@@ -139,7 +139,7 @@ class Fuzzer:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # NaN and untraceable-model warnings are fine
             try:
-                getattr(self.log, method)(**kwargs)
+                getattr(self.log, method)(*args, **kwargs)
             except VizlogError as exc:
                 self.refused += 1
                 names = inspect.signature(getattr(vizlog.Logger, method)).parameters
@@ -341,6 +341,182 @@ def test_text(fuzzer):
         fuzzer.call("text", tag=tag, text=text, step=step, walltime=walltime)
 
     run()
+
+
+values = st.one_of(st.booleans(), st.text(max_size=8), floats, st.integers(-(2**70), 2**70),
+                 st.none(), tensors, junk, st.just(len))
+
+
+def test_hparams(fuzzer):
+    hparam_dicts = mostly(st.dictionaries(st.text(min_size=1, max_size=6), values, max_size=4),
+                          st.one_of(st.dictionaries(tags, values, max_size=3), anything))
+    metric_dicts = st.one_of(st.none(), st.dictionaries(tags, st.one_of(st.none(), numbers,
+                                                                        anything), max_size=3),
+                             anything)
+    run_names = st.one_of(st.none(), tags, st.sampled_from(["a/b", "../x", "/abs", "a//b",
+                                                            "./x", "C:x", "a\\b"]))
+    domains = st.one_of(st.none(), st.dictionaries(st.text(max_size=4),
+                                                   st.lists(values, max_size=3), max_size=2),
+                        junk)
+
+    @SETTINGS
+    @given(hparam_dict=hparam_dicts, metric_dict=metric_dicts, run_name=run_names, step=steps,
+           domains=domains)
+    def run(hparam_dict, metric_dict, run_name, step, domains):
+        fuzzer.call("hparams", hparam_dict=hparam_dict, metric_dict=metric_dict,
+                    run_name=run_name, step=step, hparam_domain_discrete=domains)
+
+    run()
+
+
+def test_audio(fuzzer):
+    sounds = mostly(hnp.arrays(np.float32, st.sampled_from([(50,), (1, 40), (30, 2), (20, 1)]),
+                               elements=st.floats(-2, 2, width=32)),
+                    anything)
+    rates = mostly(st.sampled_from([44100, 8000, 16000.0]),
+                   st.one_of(st.integers(-5, 2**40), st.floats(), junk))
+
+    @SETTINGS
+    @given(tag=tags, snd_tensor=sounds, step=steps, sample_rate=rates, walltime=walltimes)
+    def run(tag, snd_tensor, step, sample_rate, walltime):
+        fuzzer.call("audio", tag=tag, snd_tensor=snd_tensor, step=step,
+                    sample_rate=sample_rate, walltime=walltime)
+
+    run()
+
+
+def test_video(fuzzer):
+    shapes = st.sampled_from([(1, 2, 3, 4, 4), (3, 2, 1, 5, 3), (2, 3, 4, 4), (1, 1, 2, 4, 4),
+                              (2, 0, 3, 4, 4), (4, 4)])
+    videos = mostly(st.sampled_from([np.uint8, np.float32, np.int64, np.bool_]).flatmap(
+        lambda dtype: hnp.arrays(dtype, shapes)), anything)
+    formats = mostly(st.just("NTCHW"), st.one_of(st.sampled_from(["NTHWC", "TCHW", "ntchw",
+                                                                  "NNCHW", ""]), junk))
+
+    @SETTINGS
+    @given(tag=tags, vid_tensor=videos, step=steps, fps=st.one_of(st.floats(), st.integers(),
+                                                                   junk),
+           dataformats=formats)
+    def run(tag, vid_tensor, step, fps, dataformats):
+        fuzzer.call("video", tag=tag, vid_tensor=vid_tensor, step=step, fps=fps,
+                    dataformats=dataformats)
+
+    run()
+
+
+def test_mesh(fuzzer):
+    points = mostly(hnp.arrays(np.float64, st.sampled_from([(1, 4, 3), (4, 3), (2, 3, 3)])),
+                    anything)
+    faces = st.one_of(st.none(), hnp.arrays(np.int64, st.sampled_from([(1, 2, 3), (2, 3)]),
+                                            elements=st.integers(-1, 5)), anything)
+    configs = st.one_of(st.none(), st.dictionaries(st.text(max_size=3), floats, max_size=2),
+                        junk)
+
+    @SETTINGS
+    @given(tag=tags, vertices=points, colors=st.one_of(st.none(), points), faces=faces,
+           config_dict=configs, step=steps)
+    def run(tag, vertices, colors, faces, config_dict, step):
+        fuzzer.call("mesh", tag=tag, vertices=vertices, colors=colors, faces=faces,
+                    config_dict=config_dict, step=step)
+
+    run()
+
+
+def test_custom_scalars(fuzzer):
+    charts = st.tuples(st.sampled_from(["Multiline", "Margin", "margin", "Pie", ""]),
+                       st.one_of(st.lists(tags, max_size=4), anything))
+    valid = st.dictionaries(st.text(min_size=1, max_size=5), st.dictionaries(
+        st.text(min_size=1, max_size=5),
+        st.one_of(st.tuples(st.just("Multiline"), st.lists(st.text(min_size=1, max_size=5),
+                                                           min_size=1, max_size=3)),
+                  st.tuples(st.just("Margin"), st.lists(st.text(min_size=1, max_size=5),
+                                                        min_size=3, max_size=3))),
+        min_size=1, max_size=2), min_size=1, max_size=2)
+    layouts = mostly(valid, st.one_of(st.dictionaries(tags, st.one_of(
+        st.dictionaries(tags, charts, max_size=2), junk), max_size=2), anything))
+
+    @SETTINGS
+    @given(layout=layouts)
+    def run(layout):
+        fuzzer.call("custom_scalars", layout=layout)
+
+    run()
+
+
+def test_histogram_raw(fuzzer):
+    arrays_or_lists = st.one_of(lists, arrays, st.lists(st.floats(0, 10), min_size=2,
+                                                        max_size=2))
+
+    valid = st.tuples(st.lists(st.floats(0, 100), min_size=5, max_size=5),
+                      st.just([1.0, 2.0, 3.0]), st.lists(st.integers(0, 9), min_size=3,
+                                                           max_size=3))
+    odd = st.tuples(st.lists(st.one_of(numbers, anything), min_size=5, max_size=5),
+                    arrays_or_lists, arrays_or_lists)
+
+    @SETTINGS
+    @given(tag=tags, args=mostly(valid, odd), step=steps)
+    def run(tag, args, step):
+        stats, limits, counts = args
+        fuzzer.call("histogram_raw", tag=tag, min=stats[0], max=stats[1], num=stats[2],
+                    sum=stats[3], sum_squares=stats[4], bucket_limits=limits,
+                    bucket_counts=counts, step=step)
+
+    run()
+
+
+def test_pr_curve_raw(fuzzer):
+    curve = st.lists(st.floats(0, 100), min_size=3, max_size=3)
+    odd = st.lists(st.one_of(curve, anything), min_size=6, max_size=6)
+
+    @SETTINGS
+    @given(tag=tags, curves=mostly(st.lists(curve, min_size=6, max_size=6), odd), step=steps,
+           num_thresholds=st.one_of(st.integers(-2, 200), junk))
+    def run(tag, curves, step, num_thresholds):
+        fuzzer.call("pr_curve_raw", tag, *curves, step=step, num_thresholds=num_thresholds)
+
+    run()
+
+
+def test_tensorboard_event(fuzzer):
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    protos = st.one_of(
+        st.builds(lambda tag, v: Summary(value=[Summary.Value(tag=tag, simple_value=v)]),
+                  st.text(max_size=5), st.floats(width=32)),
+        st.builds(lambda s: Event(step=s, file_version="brain.Event:2"),
+                  st.integers(0, 2**40)),
+        anything)
+
+    @SETTINGS
+    @given(event=protos, step=steps, walltime=walltimes)
+    def run(event, step, walltime):
+        fuzzer.call("tensorboard_event", event=event, step=step, walltime=walltime)
+
+    run()
+
+
+def test_figure(fuzzer):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    def small_figure(width: float) -> Any:
+        figure = plt.figure(figsize=(width, 1), dpi=20)
+        plt.plot([0, 1])
+        return figure
+
+    figures = st.one_of(st.builds(small_figure, st.sampled_from([1, 2])),
+                        st.lists(st.builds(small_figure, st.sampled_from([1, 2])), max_size=3),
+                        anything)
+
+    @settings(SETTINGS, max_examples=40)
+    @given(tag=tags, figure=figures, step=steps, close=st.one_of(st.booleans(), junk))
+    def run(tag, figure, step, close):
+        fuzzer.call("figure", tag=tag, figure=figure, step=step, close=close)
+
+    run()
+    plt.close("all")
 
 
 @pytest.mark.parametrize("backend", ["tensorboard", "tensorboardx", "visdom"])

@@ -3,45 +3,43 @@
 Each call is checked and converted once (``vizlog.concepts``), stamped with tag, step and
 walltime, turned into one record (``vizlog.records``) and handed to every backend in use
 (``vizlog.delivery``).  A bad argument raises here, before any backend sees anything, so
-nothing of a bad call is written.  Process lifetime (exit, signals, fork) lives in
+nothing of a bad call is written.  The backends, step numbering, flush and close live in
+``vizlog.fanout``; process lifetime (exit, signals, fork) in
 ``vizlog.lifecycle``, ranks in ``vizlog.distributed``.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from vizlog import config, distributed, lifecycle, logdirs
-from vizlog.backends import fake as fake_backend
-from vizlog.backends import get_backend_class, parse_backend_names
-from vizlog.backends.base import Backend
-from vizlog.concepts import common, embedding, graph, histogram, image, pr_curve, scalar
-from vizlog.deferred import Pending
-from vizlog.delivery import DEFAULT_QUEUE_SIZE, BackgroundDelivery, InlineDelivery, Sink
-from vizlog.errors import VizlogTypeError, VizlogValueError
-from vizlog.records import (
-    Embedding,
-    Graph,
-    Histogram,
-    Image,
-    PRCurve,
-    Record,
-    Scalar,
-    Scalars,
-    Text,
+from vizlog import distributed, records
+from vizlog.concepts import (
+    audio,
+    common,
+    custom_scalars,
+    embedding,
+    graph,
+    histogram_call,
+    hparams,
+    image,
+    mesh,
+    pr_curve,
+    scalar,
+    tensorboard_event,
+    video,
 )
+from vizlog.concepts.figure import figure_pixels
+from vizlog.deferred import Pending
+from vizlog.errors import VizlogTypeError
+from vizlog.fanout import FanOut
+from vizlog.records import Histogram, Record, Scalar, Scalars
 
-#: histograms of more values than this are binned on the delivery thread
-BIN_LATER_ABOVE = 65_536
 
-
-class Logger:
+class Logger(FanOut):
     """Logs training data to one or several backends.
 
     Args:
@@ -59,131 +57,18 @@ class Logger:
             options: ``endpoint_url``, ``key``, ...) for TensorBoard).
     """
 
-    def __init__(
-        self,
-        backend: str | Sequence[str] | None = None,
-        logdir: str | os.PathLike[str] | None = None,
-        *,
-        all_ranks: bool = False,
-        queue_size: int = DEFAULT_QUEUE_SIZE,
-        **backend_options: Any,
-    ) -> None:
-        capture = fake_backend.capture if backend is None else None
-        names = parse_backend_names(backend if backend is not None else config.backend_names())
-        if capture is not None:
-            names = ("fake",)
-        queue_size = _check_queue_size(queue_size)
-        # Options are checked on every rank, against the backends asked for, so that a call
-        # that works on rank 0 works (and does nothing) on the others.
-        classes = [get_backend_class(name) for name in names]
-        _check_options(classes, backend_options)
-        self.rank = distributed.rank()
-        self._off = not distributed.is_logging_rank(self.rank, all_ranks)
-        if logdir is None:
-            logdir = config.logdir()
-        logdir = logdirs.normalise(os.fspath(logdir))
-        if all_ranks:
-            logdir = os.path.join(logdir, f"rank{self.rank}")
-        self.logdir = logdir
-        self.backends: tuple[str, ...] = () if self._off else names
-        if self._off:
-            classes = []
-        # A backend that cannot write to a store (Visdom's spool) gets a local stand-in.
-        local = logdirs.local_home(logdir) if logdirs.is_url(logdir) else logdir
-        store_options = logdirs.check_options(backend_options.get("storage_options"))
-        for where in dict.fromkeys(logdir if cls.remote_logdir else local
-                                   for cls in classes if cls.writes_files):
-            logdirs.check_logdir(where, store_options)
-        self._sinks: list[Sink] = []
-        try:
-            for cls in classes:
-                if cls is fake_backend.FakeBackend and capture is not None:
-                    instance: Backend = capture
-                else:
-                    options = {k: v for k, v in backend_options.items() if k in cls.options}
-                    instance = cls(logdir if cls.remote_logdir else local, **options)
-                self._sinks.append(
-                    BackgroundDelivery(instance, queue_size) if cls.threaded
-                    else InlineDelivery(instance)
-                )
-        except BaseException:
-            for sink in self._sinks:
-                sink.close()
-            raise
-        self._lock = threading.Lock()
-        self._last_step: dict[tuple[str, str], int] = {}
-        self._warned: set[tuple[str, str]] = set()
-        self._closed = False
-        self._pid = os.getpid()
-        if self._sinks:
-            lifecycle.register(self)
-
-    # ------------------------------------------------------------------ plumbing
-
-    def get_backend(self, name: str) -> Backend:
-        """The backend object in use under ``name`` (for example the ``"fake"`` one in tests)."""
-        for sink in self._sinks:
-            if sink.backend.name == name:
-                return sink.backend
-        raise KeyError(f"backend {name!r} is not in use; in use: {', '.join(self.backends)}")
-
-    def _active(self) -> bool:
-        # Off on other ranks, after close(), and in a forked child (DataLoader workers): the
-        # parent's files and threads are not ours to touch.
-        return not (self._off or self._closed or os.getpid() != self._pid)
-
-    def _step(self, kind: str, tag: str, step: Any, method: str) -> int:
-        """Called under the lock: the explicit step, or one more than the tag's last."""
-        key = (kind, tag)
-        if step is None:
-            last = self._last_step.get(key)
-            value = 0 if last is None else last + 1
-            if value > common.STEP_MAX:
-                raise VizlogValueError(f"{method}(step=...): the next step does not fit in 64 bits")
-        else:
-            value = common.to_step(step, method)
-        self._last_step[key] = value
-        return value
-
-    @staticmethod
-    def _walltime(walltime: Any, method: str) -> float:
-        return time.time() if walltime is None else common.to_walltime(walltime, method)
-
-    def _emit(self, kind: str, tag: str, step: Any, method: str,
-              make: Callable[[int], Record | Pending]) -> int | None:
-        """Stamp the step and hand the record to every backend, in one critical section so
-        that each tag's records reach the backends in step order, and so that a call racing
-        with ``close()`` is either delivered before it or reported as too late."""
-        with self._lock:
-            if self._closed:
-                self._late(method)
-                return None
-            number = self._step(kind, tag, step, method)
-            record = make(number)
-            for sink in self._sinks:
-                sink.write(record)
-        return number
-
-    def _late(self, method: str) -> None:
-        self.warn_once("closed", method, f"vizlog: {method}() after the Logger was closed; "
-                       "nothing is logged (create a new Logger to log more)")
-
-    def warn_once(self, kind: str, tag: str, message: str) -> None:
-        """One warning per (kind, tag); safe from any thread."""
-        key = (kind, tag)
-        if key not in self._warned:
-            self._warned.add(key)
-            warnings.warn(message, RuntimeWarning, stacklevel=3)
-
     # ------------------------------------------------------------------ the concepts
 
     def scalar(self, tag: str, value: Any, step: int | None = None,
-               walltime: float | None = None, *, reduce: str | None = None) -> None:
+               walltime: float | None = None, *, reduce: str | None = None,
+               style: tuple[str, str, str] | tuple[()] = ()) -> None:
         """One number.  NaN and infinities are logged as they are, with one warning per tag.
 
         ``reduce`` (``"mean"``, ``"sum"``, ``"max"``, ``"min"``) combines the value across
         the ranks of ``torch.distributed`` before rank 0 logs it.  It is a collective: every
-        rank must make the same call, in the same order, or training hangs.
+        rank must make the same call, in the same order, or training hangs.  ``style`` is
+        ``(precision, display_name, description)`` for TensorBoard, as the drop-in's
+        ``add_scalar(new_style=, double_precision=, display_name=, summary_description=)``.
         """
         if reduce is not None:
             value = distributed.all_reduce(value, reduce)
@@ -191,6 +76,8 @@ class Logger:
             return
         tag = common.check_tag(tag, "scalar")
         wall = self._walltime(walltime, "scalar")
+        if style:
+            style = scalar.check_style(style)
         if common.is_cuda(value):
             # .item() would wait for the GPU; read it on the delivery thread instead
             common.check_one_number(value, "scalar", "value")
@@ -201,13 +88,14 @@ class Logger:
                     number = read()
                     if not math.isfinite(number):
                         self._warn_not_finite(tag, number, s)
-                    return Scalar(tag, s, wall, number)
+                    return Scalar(tag, s, wall, number, style)
                 return Pending(make)
 
             self._emit("scalar", tag, step, "scalar", later)
             return
         number = common.to_scalar(value, "scalar", "value")
-        used = self._emit("scalar", tag, step, "scalar", lambda s: Scalar(tag, s, wall, number))
+        used = self._emit("scalar", tag, step, "scalar",
+                          lambda s: Scalar(tag, s, wall, number, style))
         if used is not None and not math.isfinite(number):
             self._warn_not_finite(tag, number, used)
 
@@ -230,8 +118,10 @@ class Logger:
                            f"vizlog: scalars {main_tag!r} has non-finite {bad} at step {used}")
 
     def histogram(self, tag: str, values: Any, step: int | None = None,
-                  bins: Any = "tensorflow", walltime: float | None = None) -> None:
-        """The distribution of ``values``, binned once (``bins`` as in ``add_histogram``).
+                  bins: Any = "tensorflow", walltime: float | None = None,
+                  max_bins: int | None = None) -> None:
+        """The distribution of ``values``, binned once (``bins`` and ``max_bins`` as in
+        ``add_histogram``).
 
         NaN and infinities cannot be binned: they are left out, with one warning per tag.
         """
@@ -239,40 +129,22 @@ class Logger:
             return
         tag = common.check_tag(tag, "histogram")
         wall = self._walltime(walltime, "histogram")
-        checked_bins = histogram.check_bins(bins)
-        if common.is_cuda(values):
-            # binned where the tensor lives without waiting for it; only the counts travel
-            common.check_numeric_tensor(values, "histogram", "values")
-            histogram.check_size(values.numel(), checked_bins, "histogram")
-            finish = histogram.bin_later(values, checked_bins)
+        fields, dropped, kept = histogram_call.prepare(values, bins, max_bins)
 
-            def later(s: int) -> Pending:
-                def make() -> Histogram | None:
-                    fields = finish()
-                    self._warn_dropped(tag, s, int(fields["dropped"]), int(fields["num"]))
-                    if fields["num"] == 0:
-                        return None
-                    return Histogram(tag, s, wall, **fields)
-                return Pending(make)
-
-            self._emit("histogram", tag, step, "histogram", later)
-            return
-        array, dropped = histogram.histogram_input(values, checked_bins)
-        if array.size > BIN_LATER_ABOVE:
-            # binning a large tensor happens on the delivery thread, from a private copy
-            def make(s: int) -> Record | Pending:
-                return Pending(
-                    lambda: Histogram(tag, s, wall, **histogram.bin_snapshot(array, checked_bins))
-                )
-        else:
-            fields = histogram.bin_values(array, checked_bins)
-
-            def make(s: int) -> Record | Pending:
+        def make(s: int) -> Record | Pending:
+            if isinstance(fields, dict):
                 return Histogram(tag, s, wall, **fields)
 
+            def later() -> Histogram | None:
+                done = fields()
+                if dropped is None:  # a CUDA tensor: known once binned
+                    self._warn_dropped(tag, s, int(done["dropped"]), int(done["num"]))
+                return Histogram(tag, s, wall, **done) if done["num"] else None
+            return Pending(later)
+
         used = self._emit("histogram", tag, step, "histogram", make)
-        if used is not None:
-            self._warn_dropped(tag, used, dropped, array.size - dropped)
+        if used is not None and dropped is not None:
+            self._warn_dropped(tag, used, dropped, kept)
 
     def _warn_dropped(self, tag: str, step: int, dropped: int, kept: int) -> None:
         if kept == 0:
@@ -283,6 +155,19 @@ class Logger:
             self.warn_once("histogram", tag,
                            f"vizlog: histogram {tag!r} at step {step}: left out {dropped} "
                            "NaN/infinite values")
+
+    def histogram_raw(self, tag: str, min: Any, max: Any, num: Any, sum: Any,
+                      sum_squares: Any, bucket_limits: Any, bucket_counts: Any,
+                      step: int | None = None, walltime: float | None = None) -> None:
+        """A histogram binned elsewhere: right edges and one count per bucket."""
+        if not self._active():
+            return
+        tag = common.check_tag(tag, "histogram_raw")
+        fields = histogram_call.raw_fields(min, max, num, sum, sum_squares, bucket_limits,
+                                           bucket_counts)
+        wall = self._walltime(walltime, "histogram_raw")
+        self._emit("histogram", tag, step, "histogram_raw",
+                   lambda s: Histogram(tag, s, wall, **fields))
 
     def image(self, tag: str, img: Any, step: int | None = None, dataformats: str | None = None,
               walltime: float | None = None) -> None:
@@ -297,7 +182,20 @@ class Logger:
         tag = common.check_tag(tag, "image")
         pixels = image.image_pixels(img, dataformats)
         wall = self._walltime(walltime, "image")
-        self._emit("image", tag, step, "image", lambda s: Image(tag, s, wall, pixels))
+        self._emit("image", tag, step, "image", lambda s: records.Image(tag, s, wall, pixels))
+
+    def figure(self, tag: str, figure: Any, step: int | None = None, close: bool = True,
+               walltime: float | None = None) -> None:
+        """A matplotlib figure (or a list of same-sized ones, as a grid), rendered once to
+        pixels; ``close`` closes the figures afterwards, as the writers do."""
+        if not self._active():
+            return
+        tag = common.check_tag(tag, "figure")
+        wall = self._walltime(walltime, "figure")
+        if step is not None:
+            common.to_step(step, "figure")  # checked before the figures are closed
+        pixels = figure_pixels(figure, close)
+        self._emit("figure", tag, step, "figure", lambda s: records.Figure(tag, s, wall, pixels))
 
     def embedding(self, mat: Any, metadata: Any = None, label_img: Any = None,
                   step: int | None = None, tag: str = "default",
@@ -310,15 +208,16 @@ class Logger:
         fields = embedding.embedding_fields(mat, metadata, label_img, metadata_header)
         wall = time.time()
         self._emit("embedding", tag, step, "embedding",
-                   lambda s: Embedding(tag, s, wall, **fields))
+                   lambda s: records.Embedding(tag, s, wall, **fields))
 
-    def graph(self, model: Any, input_to_model: Any = None) -> None:
+    def graph(self, model: Any, input_to_model: Any = None, *,
+              use_strict_trace: bool = True) -> None:
         """The model's graph, traced on ``input_to_model``.  A model that cannot be traced
         gives a warning with the reason; its module structure is still logged."""
         if not self._active():
             return
-        graph.check_model(model)
-        graph_def, failure = graph.trace_graph_def(model, input_to_model)
+        graph.check_model(model, use_strict_trace)
+        graph_def, failure = graph.trace_graph_def(model, input_to_model, use_strict_trace)
         if failure is not None:
             warnings.warn(
                 f"vizlog: cannot trace the graph of {type(model).__name__}: {failure}; only its "
@@ -329,7 +228,7 @@ class Logger:
         structure = graph.module_structure(model)
         wall = time.time()
         self._emit("graph", "graph", None, "graph",
-                   lambda s: Graph("graph", s, wall, graph_def, structure))
+                   lambda s: records.Graph("graph", s, wall, graph_def, structure))
 
     def pr_curve(self, tag: str, labels: Any, predictions: Any, step: int | None = None,
                  num_thresholds: int = 127, weights: Any = None,
@@ -340,7 +239,24 @@ class Logger:
         tag = common.check_tag(tag, "pr_curve")
         fields = pr_curve.pr_curve_fields(labels, predictions, num_thresholds, weights)
         wall = self._walltime(walltime, "pr_curve")
-        self._emit("pr_curve", tag, step, "pr_curve", lambda s: PRCurve(tag, s, wall, **fields))
+        self._emit("pr_curve", tag, step, "pr_curve",
+                   lambda s: records.PRCurve(tag, s, wall, **fields))
+
+    def pr_curve_raw(self, tag: str, true_positive_counts: Any, false_positive_counts: Any,
+                     true_negative_counts: Any, false_negative_counts: Any, precision: Any,
+                     recall: Any, step: int | None = None, num_thresholds: int = 127,
+                     weights: Any = None, walltime: float | None = None) -> None:
+        """A PR curve computed elsewhere: six arrays of one length (``weights`` is accepted,
+        and unused, as by the writers)."""
+        if not self._active():
+            return
+        tag = common.check_tag(tag, "pr_curve_raw")
+        fields = pr_curve.raw_fields((true_positive_counts, false_positive_counts,
+                                      true_negative_counts, false_negative_counts, precision,
+                                      recall), num_thresholds)
+        wall = self._walltime(walltime, "pr_curve_raw")
+        self._emit("pr_curve", tag, step, "pr_curve_raw",
+                   lambda s: records.PRCurve(tag, s, wall, **fields))
 
     def text(self, tag: str, text: str, step: int | None = None,
              walltime: float | None = None) -> None:
@@ -352,88 +268,98 @@ class Logger:
             raise VizlogTypeError(f"text(text=...): expected a string, got {type(text).__name__}")
         common.check_text(text, "text", "text")
         wall = self._walltime(walltime, "text")
-        self._emit("text", tag, step, "text", lambda s: Text(tag, s, wall, text))
+        self._emit("text", tag, step, "text", lambda s: records.Text(tag, s, wall, text))
 
-    # ------------------------------------------------------------------ lifetime
+    def hparams(self, hparam_dict: dict[str, Any], metric_dict: dict[str, Any] | None = None,
+                run_name: str | None = None, *, step: int | None = None,
+                hparam_domain_discrete: dict[str, Any] | None = None) -> None:
+        """The run's hyperparameters, and the scalar tags that measure it.
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Return when everything logged so far is written (or, for Visdom, delivered or
-        spooled), or when ``timeout`` seconds have passed; False if the time ran out."""
-        if self._closed or os.getpid() != self._pid:
-            return True
-        deadline = None if timeout is None else time.monotonic() + _seconds(timeout, "flush")
-        done = True
-        for sink in self._sinks:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            done = sink.flush(left) and done
-        return done
-
-    def close(self, timeout: float | None = None) -> bool:
-        """Flush, then release the backends.  Calls after ``close`` are ignored, with a
-        warning.
-
-        ``timeout`` bounds the whole wait (at exit: ``lifecycle.EXIT_TIMEOUT``), so that a
-        backend that hangs cannot hang the process; False if the time ran out.
+        Written into the run itself: each metric is a scalar series of the run, and
+        TensorBoard's HParams tab shows its latest value as training goes on.  Numbers given
+        in ``metric_dict`` are logged as points of those series (None only names a metric).
+        ``run_name`` writes them into the sub-run ``<logdir>/<run_name>`` instead, as the
+        writers' ``add_hparams`` does (one run per trial of a sweep).
         """
-        deadline = None if timeout is None else time.monotonic() + _seconds(timeout, "close")
-        with self._lock:
-            if self._closed:
-                return True
-            self._closed = True
-        if os.getpid() != self._pid:
-            return True
-        done = True
-        for sink in self._sinks:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            done = sink.close(left) and done
-        lifecycle.unregister(self)
-        return done
+        if not self._active():
+            return
+        fields = hparams.hparams_fields(hparam_dict, metric_dict, hparam_domain_discrete,
+                                        run_name)
+        if step is not None:
+            common.to_step(step, "hparams")
+        wall, run = time.time(), fields["run"]
 
-    def __enter__(self) -> Logger:
-        return self
+        def make(s: int) -> list[Record]:
+            made: list[Record] = [records.HParams(run or "hparams", s, wall, **fields)]
+            if run is None:  # the values are points of the run's own series
+                made += [Scalar(tag, self._step("scalar", tag, step, "hparams"), wall, value)
+                         for tag, value in hparams.numbers(fields["metrics"]).items()]
+            return made
 
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
+        self._emit("hparams", run or "", step, "hparams", make)
 
-    def __reduce__(self) -> Any:
-        raise TypeError(
-            "a vizlog.Logger cannot be sent to another process (it owns open files and threads); "
-            "create the Logger inside the process that logs, e.g. in the function given to "
-            "torch.multiprocessing.spawn, with all_ranks=True for one run per process"
-        )
+    def audio(self, tag: str, snd_tensor: Any, step: int | None = None,
+              sample_rate: int = 44100, walltime: float | None = None) -> None:
+        """Sound in [-1, 1]: (L,) or (1, L) mono, (L, 2) stereo; louder samples are clipped,
+        with one warning per tag.  Written as 16-bit WAV."""
+        if not self._active():
+            return
+        tag = common.check_tag(tag, "audio")
+        samples, clipped = audio.audio_samples(snd_tensor)
+        rate = audio.check_sample_rate(sample_rate)
+        wall = self._walltime(walltime, "audio")
+        used = self._emit("audio", tag, step, "audio",
+                          lambda s: records.Audio(tag, s, wall, samples, rate))
+        if clipped and used is not None:
+            self.warn_once("audio", tag, f"vizlog: audio {tag!r} at step {used} goes beyond "
+                           "[-1, 1]; it was clipped")
 
-    def __repr__(self) -> str:
-        return f"Logger(backend={','.join(self.backends) or 'none'!r}, logdir={self.logdir!r})"
+    def video(self, tag: str, vid_tensor: Any, step: int | None = None, fps: float = 4,
+              walltime: float | None = None, dataformats: str = "NTCHW") -> None:
+        """A batch of videos (N, T, C, H, W), tiled into one grid per frame, or one video
+        (T, C, H, W); uint8 means 0-255, floats 0-1.  Shown as an animated GIF."""
+        if not self._active():
+            return
+        tag = common.check_tag(tag, "video")
+        frames = video.video_frames(vid_tensor, dataformats)
+        rate = video.check_fps(fps)
+        wall = self._walltime(walltime, "video")
+        self._emit("video", tag, step, "video", lambda s: Pending(  # encoded off this thread
+            lambda: records.Video(tag, s, wall, frames, rate, video.gif_bytes(frames, rate))))
 
+    def mesh(self, tag: str, vertices: Any, colors: Any = None, faces: Any = None,
+             config_dict: dict[str, Any] | None = None, step: int | None = None,
+             walltime: float | None = None) -> None:
+        """A mesh or point cloud: vertices (B, N, 3), colors (B, N, 3), faces (B, F, 3)."""
+        if not self._active():
+            return
+        tag = common.check_tag(tag, "mesh")
+        fields = mesh.mesh_fields(vertices, colors, faces, config_dict)
+        wall = self._walltime(walltime, "mesh")
+        self._emit("mesh", tag, step, "mesh", lambda s: records.Mesh(tag, s, wall, **fields))
 
-def _check_options(classes: list[type[Backend]], options: dict[str, Any]) -> None:
-    accepted = {name for cls in classes for name in cls.options}
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise VizlogTypeError(
-            f"Logger(): unknown option(s) {', '.join(unknown)} for backend(s) "
-            f"{', '.join(cls.name for cls in classes) or 'none'}; accepted: "
-            f"{', '.join(sorted(accepted)) or 'none'}"
-        )
+    def custom_scalars(self, layout: dict[str, Any]) -> None:
+        """Charts that draw several scalar tags together (TensorBoard's CUSTOM SCALARS):
+        ``{category: {title: ["Multiline", [tags]] or ["Margin", [value, lower, upper]]}}``.
+        A later call replaces the layout, as with the writers."""
+        if not self._active():
+            return
+        checked = custom_scalars.check_layout(layout)
+        wall = time.time()
+        self._emit("custom_scalars", "custom_scalars", None, "custom_scalars",
+                   lambda s: records.CustomScalars("custom_scalars", s, wall, checked))
 
-
-#: a queue longer than this would let the sender fall minutes behind (and hold gigabytes)
-MAX_QUEUE_SIZE = 10_000_000
-
-
-def _check_queue_size(queue_size: Any) -> int:
-    if isinstance(queue_size, bool) or not isinstance(queue_size, int):
-        raise VizlogTypeError(
-            f"Logger(queue_size=...): expected an integer, got {type(queue_size).__name__}"
-        )
-    if not 1 <= queue_size <= MAX_QUEUE_SIZE:
-        raise VizlogValueError(
-            f"Logger(queue_size=...): expected 1 to {MAX_QUEUE_SIZE:,} records, got {queue_size}"
-        )
-    return queue_size
-
-
-def _seconds(value: Any, method: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise VizlogValueError(f"{method}(timeout=...): expected seconds >= 0, got {value!r}")
-    return float(value)
+    def tensorboard_event(self, event: Any, step: int | None = None,
+                          walltime: float | None = None) -> None:
+        """A TensorBoard ``Event`` or ``Summary`` protobuf you built, written as it is by the
+        TensorBoard backends (``step``/``walltime`` None keep the event's own); the other
+        backends show a one-line description of it."""
+        if not self._active():
+            return
+        if step is not None:
+            step = common.to_step(step, "tensorboard_event")
+        wall = None if walltime is None else common.to_walltime(walltime, "tensorboard_event")
+        f = tensorboard_event.event_fields(event, step, wall)
+        self._emit("tensorboard_event", f["tag"], f["step"], "tensorboard_event",
+                   lambda s: records.TensorBoardEvent(f["tag"], s, f["walltime"], f["event"],
+                                                      f["note"]))

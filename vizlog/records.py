@@ -31,7 +31,12 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Scalar(Record):
+    """One number.  ``style`` is empty for the usual event (a float32 ``simple_value``);
+    the drop-in's writer options set it to ``(precision, display_name, description)``,
+    ``precision`` being ``""``, ``"float"`` (torch's ``new_style``) or ``"double"``."""
+
     value: float
+    style: tuple[str, str, str] | tuple[()] = ()
     kind: ClassVar[str] = "scalar"
 
 
@@ -128,8 +133,85 @@ class Text(Record):
     kind: ClassVar[str] = "text"
 
 
+@dataclass(frozen=True, slots=True)
+class Figure(Image):
+    """A matplotlib figure rendered once to pixels (uint8 HWC RGB; a list of them as a grid)."""
+
+    kind: ClassVar[str] = "figure"
+
+
+@dataclass(frozen=True, slots=True)
+class HParams(Record):
+    """Hyperparameters of a run and the metrics to compare runs by.
+
+    ``hparams`` values are bool, str or float.  ``metrics`` maps each metric tag to the value
+    given with it (None: the tag's own scalar series says).  ``run`` is None for the run
+    itself, else the sub-run (a relative path under the logdir) the writers would make.
+    ``domains`` lists the allowed values of some hyperparameters.
+    """
+
+    hparams: dict[str, bool | str | float]
+    metrics: dict[str, float | None]
+    run: str | None = None
+    domains: dict[str, tuple[bool | str | float, ...]] = dataclasses.field(default_factory=dict)
+    kind: ClassVar[str] = "hparams"
+
+
+@dataclass(frozen=True, slots=True)
+class Audio(Record):
+    """Sound: float32 samples in [-1, 1], shape (frames, channels), 1 or 2 channels."""
+
+    samples: np.ndarray
+    sample_rate: int
+    kind: ClassVar[str] = "audio"
+
+
+@dataclass(frozen=True, slots=True)
+class Video(Record):
+    """Frames as uint8 (T, H, W, 3) (a batch already tiled) and the animated GIF made of
+    them once, shared by every backend."""
+
+    frames: np.ndarray
+    fps: float
+    gif: bytes
+    kind: ClassVar[str] = "video"
+
+
+@dataclass(frozen=True, slots=True)
+class Mesh(Record):
+    """A mesh or point cloud: float32 vertices (B, N, 3), uint8 colors (B, N, 3), int32
+    faces (B, F, 3), and the three.js configuration as JSON."""
+
+    vertices: np.ndarray
+    colors: np.ndarray | None = None
+    faces: np.ndarray | None = None
+    config: str = "{}"
+    kind: ClassVar[str] = "mesh"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomScalars(Record):
+    """A layout of charts: ``(category, ((title, "Multiline" or "Margin", (tags...)), ...))``
+    per category, tags being regular expressions (Multiline) or value/lower/upper (Margin)."""
+
+    layout: tuple[tuple[str, tuple[tuple[str, str, tuple[str, ...]], ...]], ...]
+    kind: ClassVar[str] = "custom_scalars"
+
+
+@dataclass(frozen=True, slots=True)
+class TensorBoardEvent(Record):
+    """A TensorBoard ``Event`` protobuf built by the caller, serialised with its step and
+    wall time.  TensorBoard backends write it as it is; the others show ``note``."""
+
+    event: bytes
+    note: str
+    kind: ClassVar[str] = "tensorboard_event"
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
-    cls.kind: cls for cls in (Scalar, Scalars, Histogram, Image, Embedding, Graph, PRCurve, Text)
+    cls.kind: cls
+    for cls in (Scalar, Scalars, Histogram, Image, Embedding, Graph, PRCurve, Text, Figure,
+                HParams, Audio, Video, Mesh, CustomScalars, TensorBoardEvent)
 }
 
 
@@ -192,7 +274,7 @@ _FIELD_NAMES: dict[type[Record], tuple[str, ...]] = {
 
 def to_json(record: Record) -> str:
     """One line of JSON that ``from_json`` turns back into an equal record."""
-    if type(record) is Scalar:  # the bulk of a spool: no per-field dispatch
+    if type(record) is Scalar and not record.style:  # the bulk of a spool: no dispatch
         payload = {"tag": record.tag, "step": record.step, "walltime": record.walltime,
                    "value": record.value}
     else:
@@ -217,6 +299,13 @@ __all__ = [
     "Graph",
     "PRCurve",
     "Text",
+    "Figure",
+    "HParams",
+    "Audio",
+    "Video",
+    "Mesh",
+    "CustomScalars",
+    "TensorBoardEvent",
     "RECORD_TYPES",
     "to_json",
     "from_json",

@@ -191,11 +191,11 @@ def _buffer(dtype: np.dtype, size: int) -> np.ndarray:
     return np.empty(size, dtype=dtype)
 
 
-def bin_snapshot(array: np.ndarray, bins: Any) -> dict[str, Any]:
+def bin_snapshot(array: np.ndarray, bins: Any, max_bins: int | None = None) -> dict[str, Any]:
     """``bin_values`` of a snapshot taken by ``histogram_input``, which nothing reads after:
     its buffer then serves a later snapshot."""
     global _spare_bytes
-    fields = bin_values(array, bins)
+    fields = bin_values(array, bins, max_bins)
     if array.nbytes >= SPARE_FROM_BYTES and array.flags.owndata:
         with _spare_lock:
             if _spare_bytes + array.nbytes <= SPARE_BYTES:
@@ -221,7 +221,7 @@ def check_size(numel: int, bins: Any, method: str = "histogram") -> None:
         raise VizlogValueError(f"{where(method, 'values')}: cannot make a histogram of no values")
 
 
-def bin_values(array: np.ndarray, bins: Any) -> dict[str, Any]:
+def bin_values(array: np.ndarray, bins: Any, max_bins: int | None = None) -> dict[str, Any]:
     """The fields of a ``Histogram`` record, binned exactly as the TensorBoard writers bin.
 
     Non-finite values cannot be binned: they are left out and counted in ``dropped``.  The
@@ -230,7 +230,7 @@ def bin_values(array: np.ndarray, bins: Any) -> dict[str, Any]:
     """
     if isinstance(bins, str) and bins == "tensorflow":
         binned = binning.bin_tensorflow(array, TENSORFLOW_EDGES)
-        counts, limits = trim_support(binned["counts"], TENSORFLOW_EDGES)
+        counts, limits = trim_support(binned["counts"], TENSORFLOW_EDGES, max_bins)
         return {
             "min": binned["min"], "max": binned["max"], "num": binned["num"],
             "sum": binned["sum"], "sum_squares": binned["sum_squares"],
@@ -243,7 +243,7 @@ def bin_values(array: np.ndarray, bins: Any) -> dict[str, Any]:
     if dropped:
         array = array[finite]
     counts, limits = np.histogram(array, bins=bins)
-    counts, limits = trim_support(counts, limits)
+    counts, limits = trim_support(counts, limits, max_bins)
     return {
         "min": float(array.min()),
         "max": float(array.max()),
@@ -263,9 +263,18 @@ def histogram_fields(values: Any, bins: Any, method: str = "histogram") -> dict[
     return bin_values(array, bins)
 
 
-def trim_support(counts: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def trim_support(counts: np.ndarray, limits: np.ndarray,
+                 max_bins: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Keep the bins that hold values, with one empty bin on the left (TensorBoard keeps only
-    right edges, so the empty bin carries the leftmost edge).  Same as the writers'."""
+    right edges, so the empty bin carries the leftmost edge).  Same as the writers', with
+    their ``max_bins``: neighbouring bins merged first so that at most about that many stay.
+    """
+    if max_bins is not None and counts.size > max_bins:
+        group = counts.size // max_bins
+        if counts.size % group:
+            counts = np.pad(counts, [0, group - counts.size % group])
+        counts = counts.reshape(-1, group).sum(axis=-1)
+        limits = np.concatenate([limits[:-1:group], limits[-1:]])
     cum_counts = np.cumsum(np.greater(counts, 0))
     if cum_counts[-1] == 0:  # every value fell outside the bins
         return np.zeros(1), limits[-1:]
@@ -297,7 +306,8 @@ def _edges_on(device: Any, edges_np: np.ndarray) -> Any:
     return edges
 
 
-def bin_later(values: Any, bins: Any) -> Callable[[], dict[str, Any]]:
+def bin_later(values: Any, bins: Any,
+              max_bins: int | None = None) -> Callable[[], dict[str, Any]]:
     """Start binning a tensor without waiting for its device; the returned function (called
     on the delivery thread) waits and gives the ``Histogram`` fields.
 
@@ -307,7 +317,7 @@ def bin_later(values: Any, bins: Any) -> Callable[[], dict[str, Any]]:
     ``num`` is 0 when no value was finite (then nothing is logged).
     """
     if isinstance(bins, np.ndarray) or bins == "tensorflow":
-        return device_histogram(values, bins)
+        return device_histogram(values, bins, max_bins)
     wait = to_host_async(values.detach().reshape(-1))
 
     def finish() -> dict[str, Any]:
@@ -318,12 +328,13 @@ def bin_later(values: Any, bins: Any) -> Callable[[], dict[str, Any]]:
         if not finite.any():
             return {"num": 0, "dropped": int(array.size)}
         check_bins_for(array, bins)
-        return bin_values(array, bins)
+        return bin_values(array, bins, max_bins)
 
     return finish
 
 
-def device_histogram(values: Any, bins: Any) -> Callable[[], dict[str, Any]]:
+def device_histogram(values: Any, bins: Any,
+                     max_bins: int | None = None) -> Callable[[], dict[str, Any]]:
     """Bin a tensor where it lives; only the counts and five statistics travel.
 
     Same semantics as the writers' numpy binning (half-open bins, last one closed, values
@@ -368,7 +379,7 @@ def device_histogram(values: Any, bins: Any) -> Callable[[], dict[str, Any]]:
         num = int(data[2])
         if num == 0:
             return {"num": 0, "dropped": total}
-        counts_np, limits = trim_support(data[5:], edges_np)
+        counts_np, limits = trim_support(data[5:], edges_np, max_bins)
         return {
             "min": float(data[0]), "max": float(data[1]), "num": num, "sum": float(data[3]),
             "sum_squares": float(data[4]), "bucket_limits": limits,
@@ -376,3 +387,4 @@ def device_histogram(values: Any, bins: Any) -> Callable[[], dict[str, Any]]:
         }
 
     return finish
+

@@ -45,7 +45,7 @@ def _infer_layout(
     )
 
 
-def _to_uint8(array: np.ndarray) -> np.ndarray:
+def to_uint8(array: np.ndarray) -> np.ndarray:
     """uint8 stays; floats are 0-1 (clipped, scaled, rounded, NaN -> 0); bool is 0/255;
     other integers are 0-255 (clipped)."""
     if array.dtype == np.uint8:
@@ -92,7 +92,7 @@ def image_batch(
         )
     if 0 in array.shape:
         raise VizlogValueError(f"{where(method, arg)}: the image is empty (shape {array.shape})")
-    array = _to_uint8(array)
+    array = to_uint8(array)
     if array.shape[3] == 1:
         array = np.repeat(array, 3, axis=3)
     return owned(array)
@@ -115,3 +115,49 @@ def make_grid(batch: np.ndarray, ncols: int = 8) -> np.ndarray:
 def image_pixels(img: Any, dataformats: str | None, method: str = "image") -> np.ndarray:
     """One uint8 HWC picture; a batch becomes a grid."""
     return make_grid(image_batch(img, dataformats, method, "img"))
+
+
+def boxes_pixels(img: Any, boxes: Any, dataformats: str | None, labels: Any = None,
+                 rescale: Any = 1, method: str = "image_with_boxes") -> np.ndarray:
+    """A picture with red boxes ``(xmin, ymin, xmax, ymax)`` and their labels drawn on it, then
+    scaled by ``rescale``: the writers' ``add_image_with_boxes``, drawn once."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = make_grid(image_batch(img, dataformats, method, "img_tensor"))
+    box_array = to_numpy(boxes, method, "box_tensor").astype(np.float64)
+    if box_array.ndim == 1 and box_array.size == 4:
+        box_array = box_array[np.newaxis]
+    if box_array.ndim != 2 or box_array.shape[1] != 4 or not np.all(np.isfinite(box_array)):
+        raise VizlogValueError(
+            f"{where(method, 'box_tensor')}: expected finite (N, 4) boxes (xmin, ymin, xmax, "
+            f"ymax), got shape {box_array.shape}"
+        )
+    if isinstance(labels, str):
+        labels = [labels]
+    if labels is not None:
+        if not isinstance(labels, list | tuple) or not all(isinstance(s, str) for s in labels):
+            raise VizlogTypeError(f"{where(method, 'labels')}: expected a list of strings")
+        if len(labels) != len(box_array):
+            raise VizlogValueError(
+                f"{where(method, 'labels')}: {len(labels)} labels for {len(box_array)} boxes"
+            )
+    if isinstance(rescale, bool) or not isinstance(rescale, int | float) or not (
+        0 < rescale <= 16
+    ):
+        raise VizlogValueError(f"{where(method, 'rescale')}: expected a factor in (0, 16]")
+    image = Image.fromarray(picture)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    for i, (left, top, right, bottom) in enumerate(box_array.tolist()):
+        draw.line([(left, top), (left, bottom), (right, bottom), (right, top), (left, top)],
+                  width=2, fill="Red")
+        text = labels[i] if labels is not None else None
+        if text:
+            x0, y0, x1, y1 = font.getbbox(text)
+            height = y1 - y0
+            margin = np.ceil(0.05 * height)
+            draw.rectangle([(left, bottom - height - 2 * margin), (left + x1 - x0, bottom)],
+                           fill="Red")
+            draw.text((left + margin, bottom - height - margin), text, fill="black", font=font)
+    size = (max(1, int(image.width * rescale)), max(1, int(image.height * rescale)))
+    return np.array(image.resize(size, Image.Resampling.LANCZOS))

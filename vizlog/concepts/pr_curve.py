@@ -78,3 +78,29 @@ def pr_curve_fields(
         "precision": tp / np.maximum(minimum_count, tp + fp),
         "recall": tp / np.maximum(minimum_count, tp + fn),
     }
+
+
+RAW_NAMES = ("true_positive_counts", "false_positive_counts", "true_negative_counts",
+             "false_negative_counts", "precision", "recall")
+
+
+def raw_fields(curves: tuple[Any, ...], num_thresholds: Any,
+               method: str = "pr_curve_raw") -> dict[str, Any]:
+    """Counts per threshold computed elsewhere (the writers' ``add_pr_curve_raw``): six
+    arrays of one length, checked and copied."""
+    if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int | np.integer):
+        raise VizlogTypeError(f"{where(method, 'num_thresholds')}: expected an integer")
+    if num_thresholds < 2:
+        raise VizlogValueError(f"{where(method, 'num_thresholds')}: expected at least 2")
+    fields: dict[str, Any] = {}
+    for name, value in zip(RAW_NAMES, curves, strict=True):
+        array = to_numpy(value, method, name).astype(np.float64).reshape(-1)
+        if array.size == 0 or not np.all(np.isfinite(array)):
+            raise VizlogValueError(f"{where(method, name)}: expected finite numbers")
+        fields[name] = np.array(array, copy=True)
+    lengths = {array.size for array in fields.values()}
+    if len(lengths) != 1:
+        raise VizlogValueError(f"{method}(true_positive_counts=..., ..., recall=...): the six "
+                               f"curves must have one length, got {sorted(lengths)}")
+    fields["num_thresholds"] = int(num_thresholds)
+    return fields

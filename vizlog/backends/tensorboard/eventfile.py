@@ -159,6 +159,14 @@ MAX_UNWRITTEN_BYTES = 512 << 20
 REPEAT_WARNING_SECONDS = 30.0
 
 
+def purge_events(step: int, walltime: float) -> list[bytes]:
+    """What the writers write for ``purge_step``: a file version and a ``SessionLog.START``
+    at that step, which makes TensorBoard drop every event of the run at that step or
+    later that came before (the steps a resumed run logs again)."""
+    head = b"\x09" + _DOUBLE.pack(walltime) + b"\x10" + _varint(step)
+    return [head + _field_bytes(3, b"brain.Event:2"), head + _field_bytes(7, b"\x08\x01")]
+
+
 class EventFile:
     """One ``events.out.tfevents.*`` file; events are buffered until ``flush``.
 
@@ -169,8 +177,11 @@ class EventFile:
     run (its directory removed) is noticed at the next flush and a new one is started.
     """
 
-    def __init__(self, logdir: str) -> None:
+    def __init__(self, logdir: str, filename_suffix: str = "",
+                 purge_step: int | None = None) -> None:
         self.logdir = logdir
+        self._suffix = filename_suffix
+        self._purge_step = purge_step  # written once, into the first file
         self._fd = -1
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -182,12 +193,16 @@ class EventFile:
     def _open_new(self) -> None:
         os.makedirs(self.logdir, exist_ok=True)
         name = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
-                f"{os.getpid()}.{next(_file_counter)}")
+                f"{os.getpid()}.{next(_file_counter)}{self._suffix}")
         self.path = os.path.join(self.logdir, name)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._size = 0  # bytes of complete records in the file
         # Event(wall_time=now, file_version="brain.Event:2") opens every event file
-        header = frame(b"\x09" + _DOUBLE.pack(time.time()) + _field_bytes(3, b"brain.Event:2"))
+        now = time.time()
+        header = frame(b"\x09" + _DOUBLE.pack(now) + _field_bytes(3, b"brain.Event:2"))
+        if self._purge_step is not None:
+            header += b"".join(frame(e) for e in purge_events(self._purge_step, now))
+            self._purge_step = None
         self._pending.insert(0, header)
         self._pending_bytes += len(header)
         self.flush()

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from vizlog.backends.tensorboard.eventfile import EventFile, frame
+from vizlog.backends.tensorboard.eventfile import EventFile, frame, purge_events
 from vizlog.backends.tensorboard.uploader import Uploader
 from vizlog.logdirs import filesystem, is_url, local_home
 
@@ -57,8 +57,12 @@ class LocalStore:
     def __init__(self, logdir: str) -> None:
         self.logdir = logdir
 
-    def event_file(self, flush_secs: float) -> EventSink:
-        return LocalEventFile(self.logdir)
+    def event_file(self, flush_secs: float, filename_suffix: str = "",
+                   purge_step: int | None = None, run: str | None = None) -> EventSink:
+        """The run's event file (or, with ``run``, that of the sub-run ``<logdir>/<run>``),
+        its name ending with ``filename_suffix``, opening with the purge of ``purge_step``."""
+        logdir = self.logdir if run is None else os.path.join(self.logdir, *run.split("/"))
+        return LocalEventFile(logdir, filename_suffix, purge_step)
 
     def _path(self, name: str) -> str:
         path = os.path.join(self.logdir, *name.split("/"))
@@ -104,8 +108,9 @@ class ObjectStore:
         self.uploader = Uploader(self.fs, self.root, url, local_home(url))
         self._latest: dict[str, bytes | None] = {}
 
-    def event_file(self, flush_secs: float) -> EventSink:
-        return ObjectEventFile(self.uploader, flush_secs)
+    def event_file(self, flush_secs: float, filename_suffix: str = "",
+                   purge_step: int | None = None, run: str | None = None) -> EventSink:
+        return ObjectEventFile(self.uploader, flush_secs, filename_suffix, purge_step, run)
 
     def put(self, name: str, data: bytes) -> None:
         self.uploader.put(name, data)
@@ -140,12 +145,16 @@ def _file_version_event(walltime: float) -> bytes:
 class ObjectEventFile:
     """One run's events on a store, as successive complete event files (objects)."""
 
-    def __init__(self, uploader: Uploader, flush_secs: float) -> None:
+    def __init__(self, uploader: Uploader, flush_secs: float, filename_suffix: str = "",
+                 purge_step: int | None = None, run: str | None = None) -> None:
         self._uploader = uploader
         self._base_interval = flush_secs
-        self.prefix = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
-                       f"{os.getpid()}.{next(_object_files)}")
+        self.prefix = (f"{run + '/' if run else ''}events.out.tfevents.{int(time.time()):010d}."
+                       f"{socket.gethostname()}.{os.getpid()}.{next(_object_files)}")
+        self._suffix = filename_suffix
         self._pending: list[bytes] = []
+        if purge_step is not None:  # at the start of the first object
+            self._pending += [frame(e) for e in purge_events(purge_step, time.time())]
         self._size = 0
         self.objects = 0
         self._cut_at = time.monotonic()
@@ -179,7 +188,7 @@ class ObjectEventFile:
         data = b"".join(self._pending)
         self._pending.clear()
         self._size = 0
-        self._uploader.put(f"{self.prefix}.{self.objects:08d}", data)
+        self._uploader.put(f"{self.prefix}.{self.objects:08d}{self._suffix}", data)
         self.objects += 1
         return True
 

@@ -10,14 +10,16 @@ may also be an fsspec URL (``s3://``, ``gs://``, ...): ``storage.py`` says how i
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, ClassVar
 
 from vizlog import config, logdirs
 from vizlog.backends.base import Backend
-from vizlog.backends.tensorboard import storage
+from vizlog.backends.tensorboard import storage, summaries
 from vizlog.backends.tensorboard.eventfile import (
     graph_event,
     scalar_event,
@@ -25,17 +27,25 @@ from vizlog.backends.tensorboard.eventfile import (
     summary_event,
 )
 from vizlog.backends.tensorboard.projector import ProjectorWriter
+from vizlog.concepts.custom_scalars import layout_dict
 from vizlog.errors import VizlogTypeError, VizlogValueError
 from vizlog.records import (
+    Audio,
+    CustomScalars,
     Embedding,
+    Figure,
     Graph,
     Histogram,
+    HParams,
     Image,
+    Mesh,
     PRCurve,
     Record,
     Scalar,
     Scalars,
+    TensorBoardEvent,
     Text,
+    Video,
 )
 
 CUSTOM_SCALARS_CATEGORY = "scalars"
@@ -45,19 +55,25 @@ class SummaryWriterBackend(Backend):
     """Translates records to TensorBoard events; subclasses say whose summary functions.
 
     ``scalars`` become tags ``main_tag/key`` in this run plus a custom-scalars chart that
-    draws them together, rather than the writers' one sub-run per key.
+    draws them together, rather than the writers' one sub-run per key.  ``hparams`` are
+    written into the run itself (or the sub-run the call names).
 
     Tags are written exactly as logged, on both backends: the Logger decides what a tag is
     (tensorboardX's own functions would rewrite some, e.g. ``"a b"`` to ``"a_b"`` for images
     but not for histograms, splitting one tag in two).
+
+    ``purge_step`` and ``filename_suffix`` are the writers' arguments of the same names.
     """
 
-    options: ClassVar[tuple[str, ...]] = ("flush_secs", "storage_options")
+    options: ClassVar[tuple[str, ...]] = ("flush_secs", "storage_options", "purge_step",
+                                          "filename_suffix")
     remote_logdir = True
 
     def __init__(self, logdir: str, flush_secs: float | None = None,
-                 storage_options: dict[str, Any] | None = None) -> None:
+                 storage_options: dict[str, Any] | None = None,
+                 purge_step: int | None = None, filename_suffix: str = "") -> None:
         super().__init__(logdir)
+        _check_writer_options(purge_step, filename_suffix)
         self.flush_secs = config.flush_secs() if flush_secs is None else _seconds(flush_secs)
         # What a SIGKILL may lose is what waits in the queue plus what waits in the file's
         # buffer: each gets under half of flush_secs, so the sum stays under it.
@@ -65,19 +81,30 @@ class SummaryWriterBackend(Backend):
         self.max_lag = self.flush_secs * 0.4
         self.summary = self.summary_module()
         self._store = storage.open_store(logdir, logdirs.check_options(storage_options))
-        self._file = self._store.event_file(self.flush_secs)
+        self._suffix = filename_suffix
+        self._file = self._store.event_file(self.flush_secs, filename_suffix, purge_step)
         self._flushed_at = time.monotonic()
         self._projector = ProjectorWriter(self._store)
         self._charts: dict[str, list[str]] = {}
-        self._write: dict[type, Any] = {
+        self._layout: dict[str, dict[str, list[Any]]] = {}  # the latest custom_scalars
+        self._runs: dict[str, storage.EventSink] = {}  # sub-runs named by hparams(run_name=...)
+        self._session_end: Any = None  # written at close when the run holds hparams
+        self._write: dict[type[Record], Callable[[Any], Any]] = {
             Scalar: self._scalar,
             Scalars: self._scalars,
             Histogram: self._histogram,
             Image: self._image,
+            Figure: self._image,
             Embedding: self._projector.write,
             Graph: self._graph,
             PRCurve: self._pr_curve,
             Text: self._text,
+            HParams: self._hparams,
+            Audio: lambda r: self._summary(summaries.audio(self.summary, r), r),
+            Video: lambda r: self._summary(summaries.video(self.summary, r), r),
+            Mesh: self._mesh,
+            CustomScalars: self._custom_scalars,
+            TensorBoardEvent: lambda r: self._file.write(r.event),
         }
 
     def summary_module(self) -> ModuleType:
@@ -91,7 +118,7 @@ class SummaryWriterBackend(Backend):
         write = self._write
         scalars: list[Scalar] = []  # consecutive scalars are encoded together
         for record in records:
-            if type(record) is Scalar:
+            if type(record) is Scalar and not record.style:
                 scalars.append(record)
                 continue
             if scalars:
@@ -118,11 +145,15 @@ class SummaryWriterBackend(Backend):
                 except Exception as exc:  # noqa: BLE001
                     failed.append((record, exc))
 
-    def _summary(self, summary: Any, r: Record) -> None:
-        self._file.write(summary_event(summary.SerializeToString(), r.step, r.walltime))
+    def _summary(self, summary: Any, r: Record, file: storage.EventSink | None = None) -> None:
+        (file or self._file).write(summary_event(summary.SerializeToString(), r.step,
+                                                 r.walltime))
 
     def _scalar(self, r: Scalar) -> None:
-        self._file.write(scalar_event(r.tag, r.value, r.step, r.walltime))
+        if r.style:
+            self._summary(summaries.styled_scalar(self.summary, r), r)
+        else:
+            self._file.write(scalar_event(r.tag, r.value, r.step, r.walltime))
 
     def _scalars(self, r: Scalars) -> None:
         self._file.write_framed(scalar_frames(
@@ -132,13 +163,21 @@ class SummaryWriterBackend(Backend):
         new = [key for key in r.values if key not in chart]
         if new:
             chart.extend(new)
-            layout = {
-                CUSTOM_SCALARS_CATEGORY: {
-                    tag: ["Multiline", [f"^{re.escape(tag)}/{re.escape(k)}$" for k in keys]]
-                    for tag, keys in self._charts.items()
-                }
-            }
-            self._summary(self.summary.custom_scalars(layout), r)
+            self._write_layout(r)
+
+    def _custom_scalars(self, r: CustomScalars) -> None:
+        self._layout = layout_dict(r.layout)
+        self._write_layout(r)
+
+    def _write_layout(self, r: Record) -> None:
+        """TensorBoard reads a run's latest layout only: the user's charts and those of
+        ``scalars`` are written together, each time either changes."""
+        layout = {category: dict(charts) for category, charts in self._layout.items()}
+        ours = layout.setdefault(CUSTOM_SCALARS_CATEGORY, {})
+        for tag, keys in self._charts.items():
+            ours.setdefault(tag, ["Multiline", [f"^{re.escape(tag)}/{re.escape(k)}$"
+                                                for k in keys]])
+        self._summary(self.summary.custom_scalars({k: v for k, v in layout.items() if v}), r)
 
     def _histogram(self, r: Histogram) -> None:
         self._summary(self.summary.histogram_raw(
@@ -164,20 +203,50 @@ class SummaryWriterBackend(Backend):
     def _text(self, r: Text) -> None:
         self._summary(self.summary.text(r.tag, r.text), r)
 
+    def _mesh(self, r: Mesh) -> None:
+        self._summary(self.summary.mesh(r.tag, r.vertices, r.colors, r.faces,
+                                        json.loads(r.config)), r)
+
+    def _hparams(self, r: HParams) -> None:
+        """Into the run itself (the metric values come as its own scalar records, and the
+        session ends when the run closes), or into a sub-run as the writers do it."""
+        exp, ssi, sei = summaries.hparams(self.summary, r)
+        if r.run is None:
+            if r.metrics or r.domains:  # else TensorBoard takes every scalar tag as a metric
+                self._summary(exp, r)
+            self._summary(ssi, r)
+            self._session_end = (sei, r)
+            return
+        file = self._runs.get(r.run)
+        if file is None:
+            file = self._runs[r.run] = self._store.event_file(self.flush_secs, self._suffix,
+                                                              run=r.run)
+        for summary in (exp, ssi, sei):
+            self._summary(summary, r, file)
+        for tag, value in r.metrics.items():
+            if value is not None:
+                file.write(scalar_event(tag, value, r.step, r.walltime))
+
     def _flush_if_due(self) -> None:
         if time.monotonic() - self._flushed_at >= self._flush_every:
-            self._file.flush_if_due()  # a store starts a new object at its own, longer pace
+            for file in (self._file, *self._runs.values()):
+                file.flush_if_due()  # a store starts a new object at its own, longer pace
             self._flushed_at = time.monotonic()
 
     def tick(self) -> None:
         self._flush_if_due()
 
     def flush(self, deadline: float | None = None) -> None:
-        self._file.flush()
+        for file in (self._file, *self._runs.values()):
+            file.flush()
         self._flushed_at = time.monotonic()
 
     def close(self, deadline: float | None = None) -> None:
-        self._file.close()
+        if self._session_end is not None:  # the run's hparams session ends with the run
+            sei, r = self._session_end
+            self._file.write(summary_event(sei.SerializeToString(), r.step, time.time()))
+        for file in (self._file, *self._runs.values()):
+            file.close()
         self._store.close()
 
 
@@ -189,6 +258,16 @@ def _seconds(value: object) -> float:
     if not 0 < value < float("inf"):
         raise VizlogValueError(f"Logger(flush_secs=...): expected a positive number, got {value}")
     return float(value)
+
+
+def _check_writer_options(purge_step: object, filename_suffix: object) -> None:
+    if purge_step is not None and (isinstance(purge_step, bool)
+                                   or not isinstance(purge_step, int)):
+        raise VizlogTypeError(f"Logger(purge_step=...): expected a step (int), got {purge_step!r}")
+    if not isinstance(filename_suffix, str) or "/" in filename_suffix or "\x00" in filename_suffix:
+        raise VizlogValueError(
+            f"Logger(filename_suffix=...): expected a string without '/', got {filename_suffix!r}"
+        )
 
 
 class TorchTensorBoardBackend(SummaryWriterBackend):

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from vizlog.backends.visdom import views_media
 from vizlog.records import (
     Embedding,
     Graph,
@@ -446,6 +447,17 @@ _BUILDERS: dict[str, Callable[[Any, dict[str, Any]], list[Op]]] = {
     Graph.kind: _graph_ops,
     PRCurve.kind: _pr_curve_ops,
 }
+
+# ------------------------------------------------------------------- media concepts
+# Audio, video, mesh, figure, hparams, custom scalars and raw TensorBoard events are drawn in
+# views_media.py, which returns plain dicts of Op fields.
+
+
+def _media_ops(view: Callable[[Any, dict[str, Any]], list[dict[str, Any]]]):
+    return lambda record, options: [Op(**spec) for spec in view(record, options)]
+
+
+_BUILDERS.update({kind: _media_ops(view) for kind, view in views_media.VIEWS.items()})
 
 
 def record_ops(record: Record, options: dict[str, Any] | None = None) -> list[Op]:

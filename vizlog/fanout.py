@@ -1,0 +1,171 @@
+"""The machinery behind a Logger's calls: its backends (each behind its delivery), the
+lock that orders records, step numbering, and the end of its life (flush, close).
+
+``vizlog.logger.Logger`` is the facade built on it: one method per concept, each checking
+its arguments and handing records to ``_emit``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from vizlog import config, distributed, lifecycle, logdirs, sinks
+from vizlog.backends.base import Backend
+from vizlog.concepts import common
+from vizlog.deferred import Pending
+from vizlog.delivery import DEFAULT_QUEUE_SIZE, Sink
+from vizlog.errors import VizlogValueError
+from vizlog.records import Record
+
+
+class FanOut:
+    """Stamps records with their step and hands them to every backend in use."""
+
+    def __init__(
+        self,
+        backend: str | Sequence[str] | None = None,
+        logdir: str | os.PathLike[str] | None = None,
+        *,
+        all_ranks: bool = False,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        **backend_options: Any,
+    ) -> None:
+        queue_size = sinks.check_queue_size(queue_size)
+        # Options are checked on every rank, against the backends asked for, so that a call
+        # that works on rank 0 works (and does nothing) on the others.
+        names, classes, capture = sinks.resolve(backend)
+        sinks.check_options(classes, backend_options)
+        self.rank = distributed.rank()
+        self._off = not distributed.is_logging_rank(self.rank, all_ranks)
+        logdir = logdirs.normalise(os.fspath(config.logdir() if logdir is None else logdir))
+        if all_ranks:
+            logdir = os.path.join(logdir, f"rank{self.rank}")
+        self.logdir = logdir
+        self.backends: tuple[str, ...] = () if self._off else names
+        self._sinks: list[Sink] = [] if self._off else sinks.open_sinks(
+            classes, logdir, backend_options, queue_size, capture)
+        self._lock = threading.Lock()
+        self._last_step: dict[tuple[str, str], int] = {}
+        self._warned: set[tuple[str, str]] = set()
+        self._closed = False
+        self._pid = os.getpid()
+        if self._sinks:
+            lifecycle.register(self)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def get_backend(self, name: str) -> Backend:
+        """The backend object in use under ``name`` (for example the ``"fake"`` one in tests)."""
+        for sink in self._sinks:
+            if sink.backend.name == name:
+                return sink.backend
+        raise KeyError(f"backend {name!r} is not in use; in use: {', '.join(self.backends)}")
+
+    def _active(self) -> bool:
+        # Off on other ranks, after close(), and in a forked child (DataLoader workers): the
+        # parent's files and threads are not ours to touch.
+        return not (self._off or self._closed or os.getpid() != self._pid)
+
+    def _step(self, kind: str, tag: str, step: Any, method: str) -> int:
+        """Called under the lock: the explicit step, or one more than the tag's last."""
+        key = (kind, tag)
+        if step is None:
+            last = self._last_step.get(key)
+            value = 0 if last is None else last + 1
+            if value > common.STEP_MAX:
+                raise VizlogValueError(f"{method}(step=...): the next step does not fit in 64 bits")
+        else:
+            value = common.to_step(step, method)
+        self._last_step[key] = value
+        return value
+
+    @staticmethod
+    def _walltime(walltime: Any, method: str) -> float:
+        return time.time() if walltime is None else common.to_walltime(walltime, method)
+
+    def _emit(self, kind: str, tag: str, step: Any, method: str,
+              make: Callable[[int], Record | Pending | list[Record]]) -> int | None:
+        """Stamp the step and hand the record(s) to every backend, in one critical section so
+        that each tag's records reach the backends in step order, and so that a call racing
+        with ``close()`` is either delivered before it or reported as too late."""
+        with self._lock:
+            if self._closed:
+                self.warn_once("closed", method, f"vizlog: {method}() after the Logger was "
+                               "closed; nothing is logged (create a new Logger to log more)")
+                return None
+            number = self._step(kind, tag, step, method)
+            made = make(number)
+            for record in made if isinstance(made, list) else (made,):
+                for sink in self._sinks:
+                    sink.write(record)
+        return number
+
+    def warn_once(self, kind: str, tag: str, message: str) -> None:
+        """One warning per (kind, tag); safe from any thread."""
+        key = (kind, tag)
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+    # ------------------------------------------------------------------ lifetime
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Return when everything logged so far is written (or, for Visdom, delivered or
+        spooled), or when ``timeout`` seconds have passed; False if the time ran out."""
+        if self._closed or os.getpid() != self._pid:
+            return True
+        deadline = None if timeout is None else time.monotonic() + _seconds(timeout, "flush")
+        done = True
+        for sink in self._sinks:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done = sink.flush(left) and done
+        return done
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush, then release the backends.  Calls after ``close`` are ignored, with a
+        warning.
+
+        ``timeout`` bounds the whole wait (at exit: ``lifecycle.EXIT_TIMEOUT``), so that a
+        backend that hangs cannot hang the process; False if the time ran out.
+        """
+        deadline = None if timeout is None else time.monotonic() + _seconds(timeout, "close")
+        with self._lock:
+            if self._closed:
+                return True
+            self._closed = True
+        if os.getpid() != self._pid:
+            return True
+        done = True
+        for sink in self._sinks:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done = sink.close(left) and done
+        lifecycle.unregister(self)
+        return done
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "a vizlog.Logger cannot be sent to another process (it owns open files and threads); "
+            "create the Logger inside the process that logs, e.g. in the function given to "
+            "torch.multiprocessing.spawn, with all_ranks=True for one run per process"
+        )
+
+    def __repr__(self) -> str:
+        return f"Logger(backend={','.join(self.backends) or 'none'!r}, logdir={self.logdir!r})"
+
+
+def _seconds(value: Any, method: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise VizlogValueError(f"{method}(timeout=...): expected seconds >= 0, got {value!r}")
+    return float(value)
+
