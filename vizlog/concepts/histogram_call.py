@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from vizlog.concepts.common import check_numeric_tensor, is_cuda, to_numpy, to_scalar, where
+from vizlog.concepts import common
+from vizlog.concepts.common import to_numpy, to_scalar, where
 from vizlog.concepts.histogram import (
     bin_later,
     bin_snapshot,
@@ -33,8 +34,8 @@ def prepare(values: Any, bins: Any, max_bins: Any = None,
     if max_bins is not None and (isinstance(max_bins, bool) or not isinstance(
             max_bins, int | np.integer) or max_bins < 1):
         raise VizlogValueError(f"{where(method, 'max_bins')}: expected None or a count >= 1")
-    if is_cuda(values):  # binned where the tensor lives without waiting; only counts travel
-        check_numeric_tensor(values, method, "values")
+    if common.is_cuda(values):  # binned where the tensor lives without waiting; only counts travel
+        common.check_numeric_tensor(values, method, "values")
         check_size(values.numel(), bins, method)
         return bin_later(values, bins, max_bins), None, 0
     array, dropped = histogram_input(values, bins, method)
