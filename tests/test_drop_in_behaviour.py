@@ -231,3 +231,23 @@ def test_flush_secs_is_vizlogs_unless_given(tmp_path, monkeypatch):
     with vizlog.SummaryWriter(str(tmp_path / "b"), flush_secs=7, max_queue=5,
                               backend="tensorboard,fake") as given:
         assert given.logger.get_backend("tensorboard").flush_secs == 7.0
+
+
+def test_purge_suffix_and_trial_runs_on_a_store():
+    """The same writer options on a remote logdir (fsspec's in-memory store)."""
+    fsspec = pytest.importorskip("fsspec")
+    url = "memory://sw-surface/run"
+    with vizlog.SummaryWriter(url, backend="tensorboard", flush_secs=0.05) as w:
+        for i in range(6):
+            w.add_scalar("s", i, i)
+    with vizlog.SummaryWriter(url, purge_step=3, filename_suffix=".resumed",
+                              backend="tensorboard", flush_secs=0.05) as w:
+        w.add_scalar("s", -3.0, 3)
+        w.add_hparams({"lr": 0.1}, {"acc": 0.5}, name="trial")
+    fs = fsspec.filesystem("memory")
+    names = [p.rsplit("/", 1)[-1] for p in fs.find("/sw-surface/run")]
+    assert any(n.endswith(".resumed") for n in names)
+    assert any(p.startswith("/sw-surface/run/trial/events.out.tfevents.")
+               for p in fs.find("/sw-surface/run"))
+    # TensorBoard's own loader (it reads fsspec URLs) applies the purge
+    assert scalars(url, "s") == [(0, 0.0), (1, 1.0), (2, 2.0), (3, -3.0)]
