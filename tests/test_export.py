@@ -92,7 +92,7 @@ def test_logs_written_by_vizlog_are_read_back(tmp_path: Path, backend: str) -> N
     assert points(rows, "run", "loss") == expected(loss)
     assert points(rows, "run", "lr/enc") == expected(lambda s: 0.1 * s)
     assert points(rows, "run", "lr/dec") == expected(lambda s: 0.2 * s)
-    assert set(frame["run"]) == {"run"}  # scalars stay in the run, no sub-run per key
+    assert set(frame["run"]) == {"run"}  # the keys' runs are read back as the run that logged them
 
 
 def test_read_scalars_is_a_dataframe_with_the_columns(raw_logs: Path) -> None:

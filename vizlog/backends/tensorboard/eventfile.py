@@ -169,8 +169,9 @@ class EventFile:
     run (its directory removed) is noticed at the next flush and a new one is started.
     """
 
-    def __init__(self, logdir: str) -> None:
+    def __init__(self, logdir: str, suffix: str = "") -> None:
         self.logdir = logdir
+        self.suffix = suffix  # after the writers' name, as their ``filename_suffix``
         self._fd = -1
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -182,7 +183,7 @@ class EventFile:
     def _open_new(self) -> None:
         os.makedirs(self.logdir, exist_ok=True)
         name = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
-                f"{os.getpid()}.{next(_file_counter)}")
+                f"{os.getpid()}.{next(_file_counter)}{self.suffix}")
         self.path = os.path.join(self.logdir, name)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._size = 0  # bytes of complete records in the file

@@ -57,8 +57,9 @@ class LocalStore:
     def __init__(self, logdir: str) -> None:
         self.logdir = logdir
 
-    def event_file(self, flush_secs: float) -> EventSink:
-        return LocalEventFile(self.logdir)
+    def event_file(self, flush_secs: float, run: str = "", suffix: str = "") -> EventSink:
+        """The event file of this run, or of its sub-run ``run`` (one directory name)."""
+        return LocalEventFile(os.path.join(self.logdir, run) if run else self.logdir, suffix)
 
     def _path(self, name: str) -> str:
         path = os.path.join(self.logdir, *name.split("/"))
@@ -104,8 +105,8 @@ class ObjectStore:
         self.uploader = Uploader(self.fs, self.root, url, local_home(url))
         self._latest: dict[str, bytes | None] = {}
 
-    def event_file(self, flush_secs: float) -> EventSink:
-        return ObjectEventFile(self.uploader, flush_secs)
+    def event_file(self, flush_secs: float, run: str = "", suffix: str = "") -> EventSink:
+        return ObjectEventFile(self.uploader, flush_secs, run, suffix)
 
     def put(self, name: str, data: bytes) -> None:
         self.uploader.put(name, data)
@@ -140,11 +141,14 @@ def _file_version_event(walltime: float) -> bytes:
 class ObjectEventFile:
     """One run's events on a store, as successive complete event files (objects)."""
 
-    def __init__(self, uploader: Uploader, flush_secs: float) -> None:
+    def __init__(self, uploader: Uploader, flush_secs: float, run: str = "",
+                 suffix: str = "") -> None:
         self._uploader = uploader
         self._base_interval = flush_secs
-        self.prefix = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
-                       f"{os.getpid()}.{next(_object_files)}")
+        self.prefix = (f"{run}/" if run else "") + (
+            f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
+            f"{os.getpid()}.{next(_object_files)}")
+        self.suffix = suffix
         self._pending: list[bytes] = []
         self._size = 0
         self.objects = 0
@@ -179,7 +183,7 @@ class ObjectEventFile:
         data = b"".join(self._pending)
         self._pending.clear()
         self._size = 0
-        self._uploader.put(f"{self.prefix}.{self.objects:08d}", data)
+        self._uploader.put(f"{self.prefix}.{self.objects:08d}{self.suffix}", data)
         self.objects += 1
         return True
 

@@ -10,7 +10,6 @@ may also be an fsspec URL (``s3://``, ``gs://``, ...): ``storage.py`` says how i
 
 from __future__ import annotations
 
-import re
 import time
 from types import ModuleType
 from typing import Any, ClassVar
@@ -25,6 +24,7 @@ from vizlog.backends.tensorboard.eventfile import (
     summary_event,
 )
 from vizlog.backends.tensorboard.projector import ProjectorWriter
+from vizlog.backends.tensorboard.scalars_layout import KeyRuns
 from vizlog.errors import VizlogTypeError, VizlogValueError
 from vizlog.records import (
     Embedding,
@@ -38,14 +38,12 @@ from vizlog.records import (
     Text,
 )
 
-CUSTOM_SCALARS_CATEGORY = "scalars"
-
-
 class SummaryWriterBackend(Backend):
     """Translates records to TensorBoard events; subclasses say whose summary functions.
 
-    ``scalars`` become tags ``main_tag/key`` in this run plus a custom-scalars chart that
-    draws them together, rather than the writers' one sub-run per key.
+    ``scalars`` go to one run per key, shared by all main tags (``scalars_layout.py``):
+    TensorBoard then draws one card per main tag with a line per key, as for the writers,
+    without their run per main tag and key.
 
     Tags are written exactly as logged, on both backends: the Logger decides what a tag is
     (tensorboardX's own functions would rewrite some, e.g. ``"a b"`` to ``"a_b"`` for images
@@ -68,10 +66,10 @@ class SummaryWriterBackend(Backend):
         self._file = self._store.event_file(self.flush_secs)
         self._flushed_at = time.monotonic()
         self._projector = ProjectorWriter(self._store)
-        self._charts: dict[str, list[str]] = {}
+        self._keys = KeyRuns(self._store, self.flush_secs)
         self._write: dict[type, Any] = {
             Scalar: self._scalar,
-            Scalars: self._scalars,
+            Scalars: self._keys.write,
             Histogram: self._histogram,
             Image: self._image,
             Embedding: self._projector.write,
@@ -124,22 +122,6 @@ class SummaryWriterBackend(Backend):
     def _scalar(self, r: Scalar) -> None:
         self._file.write(scalar_event(r.tag, r.value, r.step, r.walltime))
 
-    def _scalars(self, r: Scalars) -> None:
-        self._file.write_framed(scalar_frames(
-            [(f"{r.tag}/{key}", value, r.step, r.walltime) for key, value in r.values.items()]),
-            len(r.values))
-        chart = self._charts.setdefault(r.tag, [])
-        new = [key for key in r.values if key not in chart]
-        if new:
-            chart.extend(new)
-            layout = {
-                CUSTOM_SCALARS_CATEGORY: {
-                    tag: ["Multiline", [f"^{re.escape(tag)}/{re.escape(k)}$" for k in keys]]
-                    for tag, keys in self._charts.items()
-                }
-            }
-            self._summary(self.summary.custom_scalars(layout), r)
-
     def _histogram(self, r: Histogram) -> None:
         self._summary(self.summary.histogram_raw(
             r.tag, r.min, r.max, r.num, r.sum, r.sum_squares,
@@ -167,6 +149,7 @@ class SummaryWriterBackend(Backend):
     def _flush_if_due(self) -> None:
         if time.monotonic() - self._flushed_at >= self._flush_every:
             self._file.flush_if_due()  # a store starts a new object at its own, longer pace
+            self._keys.flush_if_due()
             self._flushed_at = time.monotonic()
 
     def tick(self) -> None:
@@ -174,10 +157,12 @@ class SummaryWriterBackend(Backend):
 
     def flush(self, deadline: float | None = None) -> None:
         self._file.flush()
+        self._keys.flush()
         self._flushed_at = time.monotonic()
 
     def close(self, deadline: float | None = None) -> None:
         self._file.close()
+        self._keys.close()
         self._store.close()
 
 
