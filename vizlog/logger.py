@@ -295,9 +295,9 @@ class Logger:
         if not self._active():
             return
         tag = common.check_tag(tag, "image")
-        pixels = image.image_pixels(img, dataformats)
+        pixels, tiles = image.image_grid(img, dataformats)
         wall = self._walltime(walltime, "image")
-        self._emit("image", tag, step, "image", lambda s: Image(tag, s, wall, pixels))
+        self._emit("image", tag, step, "image", lambda s: Image(tag, s, wall, pixels, tiles))
 
     def embedding(self, mat: Any, metadata: Any = None, label_img: Any = None,
                   step: int | None = None, tag: str = "default",
