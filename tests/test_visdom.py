@@ -152,9 +152,9 @@ def test_images_have_their_size(everything):
         png = base64.b64decode(content["src"].split(",", 1)[1])
         sizes[tag] = PILImage.open(io.BytesIO(png)).size
         assert content["caption"] == f"{tag}, step 3"
-    assert sizes["picture"] == (8 * 40, 8 * 24)  # enlarged 8 times, pixel for pixel
-    # six images side by side, enlarged 5 times, with 2 pixels around each
-    assert sizes["batch"] == (6 * (5 * 10 + 2) + 2, 5 * 8 + 4)
+    assert sizes["picture"] == (4 * 40 + 4, 4 * 24 + 4)  # enlarged 4 times, 2 pixels around
+    # six images side by side, enlarged 10 times, with 2 pixels around each
+    assert sizes["batch"] == (6 * (10 * 10 + 2) + 2, 10 * 8 + 4)
 
 
 def test_embedding_points_coloured_by_label(everything):

@@ -22,6 +22,7 @@ from vizlog.backends.visdom.payloads import (
 )
 from vizlog.backends.visdom.views import (
     GRID_PADDING,
+    MAX_SIDE,
     READABLE_SIDE,
     bin_bars,
     bin_percentiles,
@@ -141,14 +142,18 @@ def test_small_image_is_enlarged_pixel_for_pixel_and_the_window_fits_it():
     (op,) = record_ops(Image("img", 4, 0.0, pixels))
     assert op.message["data"][0]["content"]["caption"] == "img, step 4"
     picture = _png(op)
-    scale = READABLE_SIDE // 30
-    assert picture.shape == (20 * scale, 30 * scale, 3) and max(picture.shape) >= 300
-    assert (picture[3 * scale : 4 * scale, 4 * scale : 5 * scale] == (0, 0, 255)).all()
-    assert (picture[0, 0] == (255, 0, 0)).all()
+    scale, pad = READABLE_SIDE // 30, GRID_PADDING
+    assert picture.shape == (20 * scale + 2 * pad, 30 * scale + 2 * pad, 3) and scale == 5
+    inside = picture[pad:-pad, pad:-pad]
+    assert (inside[3 * scale : 4 * scale, 4 * scale : 5 * scale] == (0, 0, 255)).all()
+    assert (inside[0, 0] == (255, 0, 0)).all() and (picture[0, 0] == 255).all()
     opts = op.message["opts"]
-    assert opts["width"] >= picture.shape[1] and opts["height"] >= picture.shape[0] + 20
+    assert opts["width"] == picture.shape[1] - 1  # the page draws one pixel wider
+    assert opts["height"] >= picture.shape[0] + 40  # room for the caption below
+    digit = _png(record_ops(Image("d", 0, 0.0, pixels[:8, :8]))[0])
+    assert digit.shape == (160 + 2 * pad, 160 + 2 * pad, 3)
     big = np.zeros((600, 500, 3), dtype=np.uint8)  # never shrunk
-    assert _png(record_ops(Image("big", 0, 0.0, big))[0]).shape == big.shape
+    assert _png(record_ops(Image("big", 0, 0.0, big))[0]).shape == (604, 504, 3)
 
 
 def test_image_grid_has_gaps_between_its_pictures():
@@ -159,7 +164,7 @@ def test_image_grid_has_gaps_between_its_pictures():
         (record,) = log.get_backend("fake").records("image")
     assert record.tiles == 16 and record.pixels.shape == (16, 64, 3)  # the writers' grid
     picture = _png(record_ops(record)[0])[..., 0]
-    scale, pad = READABLE_SIDE // 64, GRID_PADDING
+    scale, pad = MAX_SIDE // 64, GRID_PADDING  # 80-pixel pictures
     side = 8 * scale + pad
     assert picture.shape == (2 * side + pad, 8 * side + pad)
     for i in range(16):

@@ -47,12 +47,15 @@ HISTOGRAM_BARS = 30
 #: own white, so they read as separate pictures whatever their background.
 GRID_PADDING = 2
 GRID_PAD_VALUE = 255
-#: Pictures smaller than this (longest side, pixels) are enlarged by a whole factor, pixel
-#: for pixel, so an 8x8 digit is readable rather than a sliver.
-READABLE_SIDE = 320
-#: What a Visdom window needs around its content: the title bar (14 px), the caption line,
-#: the content's border and margins.
-_IMAGE_EXTRA = (8, 40)
+#: Small pictures are enlarged by a whole factor, pixel for pixel, until each reaches about
+#: ``READABLE_SIDE`` pixels (longest side) or the grid ``MAX_SIDE``: an 8x8 digit is then
+#: readable rather than a sliver, and a grid of them still fits a screen.
+READABLE_SIDE = 160
+MAX_SIDE = 640
+#: What a Visdom image window needs beside its picture: the page draws the picture one pixel
+#: wider than the window's width (so one less keeps it pixel for pixel), centred in a content
+#: area whose bottom 20 pixels the caption covers.
+_IMAGE_EXTRA = (-1, 45)
 _TEXT_LINE_PX = 20
 _TEXT_CHAR_PX = 8
 _TEXT_MAX_HEIGHT = 900
@@ -176,16 +179,16 @@ def padded_grid(pixels: np.ndarray, tiles: int) -> np.ndarray:
     """The picture as Visdom shows it: the grid's pictures apart, small pictures enlarged.
 
     ``pixels`` holds ``tiles`` pictures laid out ``GRID_COLUMNS`` per row (the Logger's grid).
-    Each is enlarged by the same whole factor until the grid's longest side reaches about
-    ``READABLE_SIDE`` (never shrunk), then placed with ``GRID_PADDING`` pixels around it.
+    Each is enlarged by the same whole factor (``READABLE_SIDE``, ``MAX_SIDE``; never
+    shrunk), then placed with ``GRID_PADDING`` pixels around it (a single picture too: the
+    page draws a picture one pixel wider than its window, which then cuts off padding only).
     """
     height, width, channels = pixels.shape
-    columns = min(max(tiles, 1), GRID_COLUMNS)
-    rows = math.ceil(max(tiles, 1) / columns)
+    tiles = max(tiles, 1)  # records from before ``tiles`` existed
+    columns = min(tiles, GRID_COLUMNS)
+    rows = math.ceil(tiles / columns)
     tile_h, tile_w = height // rows, width // columns
-    scale = max(1, READABLE_SIDE // max(height, width))
-    if tiles <= 1:
-        return np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
+    scale = max(1, min(READABLE_SIDE // max(tile_h, tile_w), MAX_SIDE // max(height, width)))
     step_h, step_w = tile_h * scale + GRID_PADDING, tile_w * scale + GRID_PADDING
     canvas = np.full((rows * step_h + GRID_PADDING, columns * step_w + GRID_PADDING, channels),
                      GRID_PAD_VALUE, dtype=pixels.dtype)
