@@ -120,18 +120,21 @@ def test_landing_page_has_one_card_per_scalars_main_tag_with_a_line_per_key(
     card = tab.locator("card-view", has=tab.locator("tb-truncated-path[title='loss']"))
     rows = card.locator("tb-data-table-content-row")
     page.wait_for(lambda: rows.count() == 2, "the loss card's table")
-    group("accuracy").scroll_into_view_if_needed()
-    vp.save_screenshot(page, tmp_path / "tensorboard-time-series.png")
-    groups = [t.strip() for t in tab.locator("button.group-toolbar .group-title").all_inner_texts()]
-    assert sorted(groups) == ["accuracy", "digits", "loss", "lr", "one digit", "weights"]
     names = [row.inner_text().split()[0] for row in rows.all()]
     assert names == ["demo/train", "demo/val"]
     colors = [_rgb(row.locator(".row-circle span").evaluate("e => e.style.backgroundColor"))
               for row in rows.all()]
     assert colors[0] != colors[1]
-    chart = _pixels(card.locator("canvas").first.screenshot())
-    for name, color in zip(names, colors, strict=True):
-        assert _count(chart, color) > 50, f"no {name} line drawn in {color}"
+
+    def drawn() -> list[int]:
+        chart = _pixels(card.locator("canvas").first.screenshot())
+        return [_count(chart, color) for color in colors]
+
+    page.wait_for(lambda: min(drawn()) > 50, f"a {names[0]} and a {names[1]} line in {colors}")
+    group("accuracy").scroll_into_view_if_needed()
+    vp.save_screenshot(page, tmp_path / "tensorboard-time-series.png")
+    groups = [t.strip() for t in tab.locator("button.group-toolbar .group-title").all_inner_texts()]
+    assert sorted(groups) == ["accuracy", "digits", "loss", "lr", "one digit", "weights"]
     _quiet(page)
 
 
@@ -176,6 +179,11 @@ def test_graph_pr_curve_and_text_dashboards(open_page, viewers, tmp_path):
     page = _tensorboard(open_page, viewers, "graphs")
     page.wait_for(lambda: "Sequential" in page.deep_text(), "the model's graph")
     assert "No graph definition files were found" not in page.deep_text()
+    page.page.locator("g.node", has_text="Sequential").first.dblclick()  # open the model
+    page.wait_for(lambda: "Sequential[featu" in page.deep_text()  # labels are shortened
+                  and "Sequential[class" in page.deep_text(), "the model's two blocks")
+    page.page.get_by_text("Fit to screen").click()
+    page.page.wait_for_timeout(1500)  # the zoom is animated
     vp.save_screenshot(page, tmp_path / "tensorboard-graphs.png")
     _quiet(page)
 
@@ -194,7 +202,8 @@ def test_graph_pr_curve_and_text_dashboards(open_page, viewers, tmp_path):
 
 def test_projector_shows_the_embedding(open_page, viewers, tmp_path):
     page = _tensorboard(open_page, viewers, "projector")
-    page.wait_for(lambda: "Points: 200" in page.deep_text(), "the projector's points", 90)
+    page.wait_for(lambda: "Points: 200" in page.deep_text()
+                  and "Total variance described" in page.deep_text(), "the projection", 90)
     assert "Dimension: 64" in page.deep_text()
     vp.save_screenshot(page, tmp_path / "tensorboard-projector.png")
     _quiet(page)
@@ -315,5 +324,6 @@ def test_visdom_module_tree_needs_no_scrolling(visdom_page):
     window = _visdom_windows(visdom_page)["graph (module tree)"]
     assert window["text"]["scroll"] <= window["text"]["client"]
     assert window["content"]["scroll"] <= window["content"]["client"]
-    for line in ("(model)", "Conv2d, 80 params", "Linear, 5,130 params"):
+    for line in ("(model)", "features (Sequential, 1,264 params)", "Conv2d, 80 params",
+                 "classifier (Sequential, 8,554 params)", "Linear, 330 params"):
         assert line in window["text"]["html"]

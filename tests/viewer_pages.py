@@ -97,10 +97,7 @@ def log_every_concept(log: Any) -> None:
     log.image("one digit", images[0], STEPS, dataformats="HW")
     log.embedding(images[:200].reshape(200, -1), metadata=[str(d) for d in labels[:200]],
                   label_img=images[:200, None], step=STEPS, tag="digits")
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
-        torch.nn.Linear(8 * 64, 10),
-    )
+    model = digits_model()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit.trace's deprecation
         log.graph(model, torch.zeros(1, 1, 8, 8))
@@ -108,6 +105,22 @@ def log_every_concept(log: Any) -> None:
     scores = np.clip(truth * 0.35 + rng.random(500) * 0.65, 0, 1)
     log.pr_curve("is seven", truth, scores, STEPS)
     log.text("notes", "lr halves every 10 steps; <b>tags</b> are shown as logged", STEPS)
+
+
+def digits_model() -> Any:
+    """A CNN the size of the digits example's: 15 modules in two named blocks."""
+    from collections import OrderedDict
+
+    from torch import nn
+
+    features = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+    )
+    classifier = nn.Sequential(
+        nn.Flatten(), nn.Linear(16 * 4 * 4, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 10),
+    )
+    return nn.Sequential(OrderedDict(features=features, classifier=classifier)).eval()
 
 
 # ------------------------------------------------------------------------------------ browser
