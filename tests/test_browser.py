@@ -36,6 +36,12 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def test_without_chromium_the_reason_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("VIZLOG_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    reason = vp.missing()
+    assert reason and "apt-get install -y chromium" in reason and "playwright" in reason
+
+
 @dataclass
 class Viewers:
     tensorboard: servers.Server
