@@ -38,6 +38,7 @@ from vizlog.records import (
     Text,
 )
 
+
 class SummaryWriterBackend(Backend):
     """Translates records to TensorBoard events; subclasses say whose summary functions.
 
