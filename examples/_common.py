@@ -12,6 +12,8 @@ import contextlib
 import os
 import random
 import shlex
+import shutil
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -189,16 +191,34 @@ def progress(iterable: Iterable[T], **kwargs: Any) -> Iterable[T]:
     return tqdm(iterable, disable=None, dynamic_ncols=True, **kwargs)
 
 
+def vizlog_command() -> str:
+    """How to run this environment's ``vizlog`` command from here, as a shell word.
+
+    ``vizlog`` when that is the one on PATH; else the script's path next to this Python
+    (``.venv/bin/vizlog`` after ``make demo`` in a fresh clone, where the virtualenv is not
+    activated, so plain ``vizlog`` would not be found); else ``python -m vizlog``.
+    """
+    script = os.path.join(os.path.dirname(sys.executable), "vizlog")
+    if not os.access(script, os.X_OK):
+        return f"{shlex.quote(sys.executable)} -m vizlog"
+    on_path = shutil.which("vizlog")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(script):
+        return "vizlog"
+    relative = os.path.relpath(script)
+    return shlex.quote(script if relative.startswith("..") else relative)
+
+
 def where_to_look(backends: Sequence[str], logdir: str) -> list[str]:
     """The lines printed at the end of a run: where the logs are and how to view them."""
     lines = [f"logs written to {logdir} (backends: {', '.join(backends)})"]
+    vizlog = vizlog_command()
     if {"tensorboard", "tensorboardx"} & set(backends):
-        lines.append(f"view them with: vizlog serve tensorboard --logdir {shlex.quote(logdir)}")
+        lines.append(f"view them with: {vizlog} serve tensorboard --logdir {shlex.quote(logdir)}")
     if "visdom" in backends:
         from vizlog import config
 
         run = config.visdom_env() or os.path.basename(os.path.normpath(logdir)) or "main"
-        lines.append(f"view them with: vizlog serve visdom   (environment {run!r})")
+        lines.append(f"view them with: {vizlog} serve visdom   (environment {run!r})")
     if not lines[1:]:
         lines.append("nothing to view: the chosen backend keeps no logs on disk")
     return lines

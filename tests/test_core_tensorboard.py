@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 from eventfiles import accumulate, decode_png
-from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.util import tensor_util
 
 import vizlog
@@ -39,21 +38,24 @@ def test_scalars_steps_values_and_walltime(tmp_path, writer_backend):
     assert [(e.step, e.value) for e in acc.Scalars("auto")] == [(0, 3.0), (1, 4.0)]
 
 
-def test_scalars_dict_is_one_run_with_a_chart(tmp_path, writer_backend):
+def test_scalars_one_run_per_key_shared_by_main_tags(tmp_path, writer_backend):
+    """TensorBoard draws a card per tag and a line per run: each key is a run holding the
+    main tag, so ``loss`` is one card with a ``train`` and a ``val`` line; the runs are
+    shared by all main tags, so the run list grows by one per key, not per main tag and key."""
     with vizlog.Logger(writer_backend, logdir=tmp_path) as log:
         for step in range(3):
             log.scalars("loss", {"train": 1.0 + step, "val": 2.0 + step}, step)
+            log.scalars("acc", {"train": 0.5, "val": 0.25}, step)
         log.scalars("loss", {"test": 9.0}, 3)
-    assert not [p for p in tmp_path.iterdir() if p.is_dir()], "no sub-run per key"
-    acc = accumulate(tmp_path)
-    assert [(e.step, e.value) for e in acc.Scalars("loss/train")] == [(0, 1.0), (1, 2.0), (2, 3.0)]
-    assert [e.value for e in acc.Scalars("loss/val")] == [2.0, 3.0, 4.0]
-    assert [e.value for e in acc.Scalars("loss/test")] == [9.0]
-    config = acc.Tensors("custom_scalars__config__")[-1].tensor_proto.string_val[0]
-    layout = layout_pb2.Layout.FromString(config)
-    (chart,) = layout.category[0].chart
-    assert chart.title == "loss"
-    assert list(chart.multiline.tag) == ["^loss/train$", "^loss/val$", "^loss/test$"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["test", "train", "val"]
+    train, val, test = (accumulate(tmp_path / key) for key in ("train", "val", "test"))
+    assert [(e.step, e.value) for e in train.Scalars("loss")] == [(0, 1.0), (1, 2.0), (2, 3.0)]
+    assert [e.value for e in val.Scalars("loss")] == [2.0, 3.0, 4.0]
+    assert [e.value for e in test.Scalars("loss")] == [9.0]
+    assert sorted(train.Tags()["scalars"]) == sorted(val.Tags()["scalars"]) == ["acc", "loss"]
+    assert accumulate(tmp_path).Tags()["scalars"] == []  # no loss/train card beside the loss card
+    assert vizlog.read_scalars(tmp_path).groupby("tag").size().to_dict() == {
+        "acc/train": 3, "acc/val": 3, "loss/test": 1, "loss/train": 3, "loss/val": 3}
 
 
 def test_histogram_counts_and_bins_match_the_writers(tmp_path, writer_backend):

@@ -189,13 +189,13 @@ def test_b_any_bins_on_the_device_path(monkeypatch, bins) -> None:
 def test_l_call_racing_close_is_delivered_or_reported(tmp_path: Path, monkeypatch) -> None:
     from vizlog.concepts import image
 
-    slow = image.image_pixels
+    slow = image.image_grid
 
     def slow_pixels(*args, **kwargs):
         time.sleep(0.3)
         return slow(*args, **kwargs)
 
-    monkeypatch.setattr(image, "image_pixels", slow_pixels)
+    monkeypatch.setattr(image, "image_grid", slow_pixels)
     log = vizlog.Logger("tensorboard", logdir=tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -92,7 +92,25 @@ def test_logs_written_by_vizlog_are_read_back(tmp_path: Path, backend: str) -> N
     assert points(rows, "run", "loss") == expected(loss)
     assert points(rows, "run", "lr/enc") == expected(lambda s: 0.1 * s)
     assert points(rows, "run", "lr/dec") == expected(lambda s: 0.2 * s)
-    assert set(frame["run"]) == {"run"}  # scalars stay in the run, no sub-run per key
+    assert set(frame["run"]) == {"run"}  # the keys' runs are read back as the run that logged them
+
+
+def test_scalars_keys_that_are_no_directory_names_are_read_back_as_logged(tmp_path: Path) -> None:
+    keys = ["a/b", "..", ".", "x" * 300, "100%", "train"]
+    with vizlog.Logger(backend="tensorboard", logdir=tmp_path / "run") as log:
+        log.scalars("m", {key: float(i) for i, key in enumerate(keys)}, step=0)
+    runs = sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_dir())
+    assert "a%2Fb" in runs and "train" in runs and len(runs) == len(keys)
+    assert all(len(name.encode()) <= 255 for name in runs)
+    files = [f.name for f in (tmp_path / "run").rglob("*tfevents*") if f.parent.name == "train"]
+    assert files and all(name.endswith(".vizlog-scalars-key") for name in files)
+    rows = export.scalar_rows(tmp_path)
+    readable = {r["tag"]: r["value"] for r in rows if len(r["tag"]) < 100}
+    assert readable == {"m/a/b": 0.0, "m/..": 1.0, "m/.": 2.0, "m/100%": 4.0, "m/train": 5.0}
+    assert {r["run"] for r in rows} == {"run"}
+    # reading one key's directory on its own still names the key
+    (row,) = export.scalar_rows(tmp_path / "run" / "train")
+    assert (row["run"], row["tag"], row["value"]) == (".", "m/train", 5.0)
 
 
 def test_read_scalars_is_a_dataframe_with_the_columns(raw_logs: Path) -> None:

@@ -301,6 +301,22 @@ def test_memory_store_and_file_urls(tmp_path):
     assert event_file.name.count(".") == 6  # events.out.tfevents.<time>.<host>.<pid>.<n>
 
 
+def test_scalars_keys_are_runs_of_their_own_on_a_store_too():
+    import fsspec
+
+    from vizlog.backends.tensorboard.scalars_layout import KEY_FILE_SUFFIX
+
+    with vizlog.Logger("tensorboard", "memory://keys/run", flush_secs=0.05) as log:
+        log.scalars("loss", {"train": 1.0, "val": 2.0}, 0)
+    names = fsspec.filesystem("memory").find("/keys/run")
+    for key in ("train", "val"):
+        assert [n for n in names if n.startswith(f"/keys/run/{key}/events.out.tfevents.")
+                and n.endswith(KEY_FILE_SUFFIX)], names
+    rows = vizlog.read_scalars("memory://keys").to_dict("records")
+    assert {(r["run"], r["tag"], r["value"]) for r in rows} == {
+        ("run", "loss/train", 1.0), ("run", "loss/val", 2.0)}
+
+
 def test_missing_store_package_names_the_extra():
     try:
         import gcsfs  # noqa: F401

@@ -78,23 +78,31 @@ def test_tensorboard_serves_the_logged_scalars(vizlog_logdir: Path) -> None:
     with servers.serve("tensorboard", logdir=vizlog_logdir, port=0) as server:
         assert server.url == f"http://127.0.0.1:{server.port}/"
 
-        def fetch(tag: str):
-            url = f"{server.url}data/plugin/scalars/scalars?run=run-a&tag={tag}"
+        def fetch(run: str, tag: str):
+            url = f"{server.url}data/plugin/scalars/scalars?run={run}&tag={tag}"
             try:
                 return _get_json(url)
             except urllib.error.HTTPError:
                 return None  # not loaded yet
 
-        for tag, value in [
-            ("loss", lambda step: 1.0 / (step + 1)),
-            ("lr/enc", lambda step: 0.1 * step),
-            ("lr/dec", lambda step: 0.2 * step),
+        for run, tag, value in [
+            ("run-a", "loss", lambda step: 1.0 / (step + 1)),
+            ("run-a/enc", "lr", lambda step: 0.1 * step),
+            ("run-a/dec", "lr", lambda step: 0.2 * step),
         ]:
-            rows = _poll(lambda tag=tag: fetch(tag))
-            assert rows, f"TensorBoard never served {tag}; output:\n{server.output()}"
+            rows = _poll(lambda run=run, tag=tag: fetch(run, tag))
+            assert rows, f"TensorBoard never served {run} {tag}; output:\n{server.output()}"
             assert [(step, v) for _, step, v in rows] == [
                 (step, pytest.approx(value(step))) for step in range(5)
             ]
+        # The landing page (TIME SERIES) and SCALARS draw one card per tag, one line per run:
+        # ``scalars("lr", {"enc", "dec"})`` is one card ``lr`` with lines named after the keys.
+        for plugin in ("timeseries", "scalars"):
+            tags = _get_json(f"{server.url}data/plugin/{plugin}/tags")
+            per_run = tags["scalars"]["runTagInfo"] if plugin == "timeseries" else tags
+            cards = {tag: sorted(run for run in per_run if tag in per_run[run])
+                     for tag in {t for run_tags in per_run.values() for t in run_tags}}
+            assert cards == {"loss": ["run-a"], "lr": ["run-a/dec", "run-a/enc"]}, plugin
     assert not server.running()
     assert not group_alive(server.pid)
 

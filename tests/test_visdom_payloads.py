@@ -8,21 +8,27 @@ import io
 import numpy as np
 import pytest
 
+import vizlog
 from vizlog.backends.visdom.payloads import (
     APPEND,
     TEXT_SEPARATOR,
     TRACE,
     WINDOW,
     append_message,
-    bin_bars,
-    bin_percentiles,
     count_for,
-    escape_text,
-    graph_html,
-    pca_project,
     record_ops,
     trace_messages,
     window_counts,
+)
+from vizlog.backends.visdom.views import (
+    GRID_PADDING,
+    MAX_SIDE,
+    READABLE_SIDE,
+    bin_bars,
+    bin_percentiles,
+    escape_text,
+    graph_html,
+    pca_project,
 )
 from vizlog.concepts import histogram, pr_curve
 from vizlog.records import Embedding, Graph, Histogram, Image, PRCurve, Scalar, Scalars, Text
@@ -86,8 +92,32 @@ def test_histogram_bars_and_movement():
 def test_bin_bars_cover_the_values():
     record = _histogram([0.0, 1.0, 1.0, 2.0], bins=4)
     centres, widths, counts = bin_bars(record)
-    assert sum(counts) == 4 and all(w > 0 for w in widths)
-    assert min(centres) > -0.01 and max(centres) < 2.01
+    assert counts == [1, 0, 2, 1] and widths == [0.5] * 4  # equal bins are kept as they are
+    assert centres == [0.25, 0.75, 1.25, 1.75]
+    (centre,), (width,), (count,) = bin_bars(_histogram([3.0] * 5))
+    assert centre == 3.0 and count == 5 and width > 0
+
+
+def test_histogram_bars_have_equal_widths_and_a_normal_sample_looks_symmetric():
+    """TensorBoard's bins grow away from zero; drawn as they are, a bell looks like a spike
+    between stubs.  The bars are equal-width, and the heights at -x and x agree."""
+    values = np.random.default_rng(0).normal(size=20_000)
+    centres, widths, counts = map(np.asarray, bin_bars(_histogram(values)))
+    assert len(centres) == 30 and np.ptp(widths) == pytest.approx(0, abs=1e-12)
+    assert centres[0] - widths[0] / 2 == pytest.approx(values.min())
+    assert centres[-1] + widths[-1] / 2 == pytest.approx(values.max())
+    assert counts.sum() == pytest.approx(20_000)
+    height = counts / widths
+    assert abs(centres[np.argmax(height)]) < 0.3
+    # the bars follow the (symmetric) bell, bar by bar, and their skewness is about 0
+    bell = 20_000 * widths * np.exp(-(centres**2) / 2) / np.sqrt(2 * np.pi)
+    assert np.max(np.abs(counts - bell)) < 0.05 * bell.max()
+    mean = np.average(centres, weights=counts)
+    spread = np.sqrt(np.average((centres - mean) ** 2, weights=counts))
+    assert abs(np.average(((centres - mean) / spread) ** 3, weights=counts)) < 0.05
+    # and the bars follow the density: about 68% of the mass within one sigma
+    inside = counts[np.abs(centres) < 1].sum() / counts.sum()
+    assert inside == pytest.approx(0.68, abs=0.06)
 
 
 def test_bin_percentiles_uniform():
@@ -98,18 +128,51 @@ def test_bin_percentiles_uniform():
     assert p75 == pytest.approx(0.75, abs=0.01)
 
 
-def test_image_png_has_the_record_size():
-    pixels = np.zeros((20, 30, 3), dtype=np.uint8)
-    pixels[..., 0] = 255
-    (op,) = record_ops(Image("img", 4, 0.0, pixels))
-    content = op.message["data"][0]["content"]
-    assert content["caption"] == "img, step 4"
+def _png(op) -> np.ndarray:
     from PIL import Image as PILImage
 
-    png = base64.b64decode(content["src"].split(",", 1)[1])
-    picture = PILImage.open(io.BytesIO(png))
-    assert picture.size == (30, 20)
-    assert picture.getpixel((0, 0))[:3] == (255, 0, 0)
+    src = op.message["data"][0]["content"]["src"]
+    return np.asarray(PILImage.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))))
+
+
+def test_small_image_is_enlarged_pixel_for_pixel_and_the_window_fits_it():
+    pixels = np.zeros((20, 30, 3), dtype=np.uint8)
+    pixels[..., 0] = 255
+    pixels[3, 4] = (0, 0, 255)
+    (op,) = record_ops(Image("img", 4, 0.0, pixels))
+    assert op.message["data"][0]["content"]["caption"] == "img, step 4"
+    picture = _png(op)
+    scale, pad = READABLE_SIDE // 30, GRID_PADDING
+    assert picture.shape == (20 * scale + 2 * pad, 30 * scale + 2 * pad, 3) and scale == 5
+    inside = picture[pad:-pad, pad:-pad]
+    assert (inside[3 * scale : 4 * scale, 4 * scale : 5 * scale] == (0, 0, 255)).all()
+    assert (inside[0, 0] == (255, 0, 0)).all() and (picture[0, 0] == 255).all()
+    opts = op.message["opts"]
+    assert opts["width"] == picture.shape[1] - 1  # the page draws one pixel wider
+    assert opts["height"] >= picture.shape[0] + 40  # room for the caption below
+    digit = _png(record_ops(Image("d", 0, 0.0, pixels[:8, :8]))[0])
+    assert digit.shape == (160 + 2 * pad, 160 + 2 * pad, 3)
+    big = np.zeros((600, 500, 3), dtype=np.uint8)  # never shrunk
+    assert _png(record_ops(Image("big", 0, 0.0, big))[0]).shape == (604, 504, 3)
+
+
+def test_image_grid_has_gaps_between_its_pictures():
+    """16 pictures logged as a batch come apart again, 2 pixels of white between them."""
+    batch = np.stack([np.full((3, 8, 8), 10 * i + 5, dtype=np.uint8) for i in range(16)])
+    with vizlog.Logger("fake") as log:
+        log.image("batch", batch, 0)
+        (record,) = log.get_backend("fake").records("image")
+    assert record.tiles == 16 and record.pixels.shape == (16, 64, 3)  # the writers' grid
+    picture = _png(record_ops(record)[0])[..., 0]
+    scale, pad = MAX_SIDE // 64, GRID_PADDING  # 80-pixel pictures
+    side = 8 * scale + pad
+    assert picture.shape == (2 * side + pad, 8 * side + pad)
+    for i in range(16):
+        row, col = divmod(i, 8)
+        top, left = pad + row * side, pad + col * side
+        assert (picture[top : top + 8 * scale, left : left + 8 * scale] == 10 * i + 5).all(), i
+    assert (picture[[r * side + k for r in range(3) for k in range(pad)]] == 255).all()
+    assert (picture[:, [c * side + k for c in range(9) for k in range(pad)]] == 255).all()
 
 
 def test_pca_keeps_the_main_axis():
@@ -141,7 +204,31 @@ def test_pr_curve_is_a_named_trace_with_ap_in_title():
     assert f"AP {record.average_precision:.4f}" in op.message["opts"]["title"]
     update, create = trace_messages(op)
     assert update["append"] is False and update["name"] == "step 5"
-    assert create["data"][0]["x"] == list(record.recall)
+    assert create["data"][0]["x"] == list(record.recall[: len(create["data"][0]["x"])])
+
+
+def test_pr_curve_draws_the_points_tensorboard_draws(tmp_path):
+    """No line down to (recall 0, precision 0) at the thresholds where nothing is predicted
+    positive: the trace holds exactly the points of TensorBoard's PR CURVES tab."""
+    from eventfiles import accumulate
+    from tensorboard.plugins.pr_curve.pr_curves_plugin import PrCurvesPlugin
+    from tensorboard.util import tensor_util
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 200)
+    predictions = np.clip(labels * 0.4 + rng.random(200) * 0.5, 0, 1)
+    with vizlog.Logger("tensorboardx", logdir=tmp_path) as log:
+        log.pr_curve("pr", labels, predictions, 0, num_thresholds=21)
+    (event,) = accumulate(tmp_path).Tensors("pr")
+    data = tensor_util.make_ndarray(event.tensor_proto)
+    tensorboard = PrCurvesPlugin._make_pr_entry(None, 0, 0.0, data)
+    fields = pr_curve.pr_curve_fields(labels, predictions, 21, None)
+    (op,) = record_ops(PRCurve("pr", 0, 0.0, **fields))
+    trace = op.message["data"][0]
+    assert len(trace["x"]) < 21  # the top thresholds predict nothing positive
+    assert trace["x"] == pytest.approx(tensorboard["recall"])
+    assert trace["y"] == pytest.approx(tensorboard["precision"])
+    assert (0.0, 0.0) not in set(zip(trace["x"], trace["y"], strict=True))
 
 
 def test_graph_tree_totals_and_escaping():
@@ -151,6 +238,16 @@ def test_graph_tree_totals_and_escaping():
     assert "<x>" not in text
     (op,) = record_ops(Graph("model", 0, 0.0, b"", structure))
     assert op.mode == WINDOW and op.message["data"][0]["type"] == "text"
+
+
+def test_module_tree_window_is_sized_to_its_lines():
+    """Visdom's default text window (about 290 px high) hid most of a small model's tree."""
+    structure = (("", "Net", 0), *((f"layer{i}", "Linear", 10) for i in range(14)))
+    (op,) = record_ops(Graph("model", 0, 0.0, b"", structure))
+    opts = op.message["opts"]
+    assert opts["height"] >= 15 * 20 and opts["width"] >= len("layer13 (Linear, 10 params)") * 8
+    huge = (("", "Net", 0), *((f"l{i}", "Linear", 1) for i in range(5000)))
+    assert record_ops(Graph("big", 0, 0.0, b"", huge))[0].message["opts"]["height"] <= 900
 
 
 def test_window_counts_match_what_append_builds():

@@ -6,6 +6,10 @@ it covers logs written by ``torch.utils.tensorboard`` and ``tensorboardX`` alike
 just more runs).  One row per point: run, tag, step, walltime, value.  The run is the event
 file's directory relative to the logdir, ``"."`` for the logdir itself.  A logdir may be an
 fsspec URL (``s3://bucket/runs``): its event files are fetched whole, many at a time.
+
+vizlog's own ``scalars`` keys, kept in one sub-run per key so that TensorBoard draws them in
+one card (``backends/tensorboard/scalars_layout.py``), are given back as logged: tag
+``main_tag/key`` in the run that logged them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from vizlog import logdirs
+from vizlog.backends.tensorboard.scalars_layout import is_key_file, key_of
 
 COLUMNS = ("run", "tag", "step", "walltime", "value")
 FORMATS = ("csv", "json")
@@ -61,15 +66,15 @@ def _store_event_files(url: str, storage_options: dict[str, Any] | None
 
 
 def _events_by_file(logdir: str | os.PathLike[str], storage_options: dict[str, Any] | None
-                    ) -> Iterator[tuple[str, Iterable[Any]]]:
-    """``(run, events)`` per event file, as TensorBoard's loader gives them."""
+                    ) -> Iterator[tuple[str, str, Iterable[Any]]]:
+    """``(run, path, events)`` per event file, as TensorBoard's loader gives them."""
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
     files = list(event_files(logdir, storage_options))
     url = logdirs.normalise(os.fspath(logdir))
     if not logdirs.is_url(url):
         for run, path in files:
-            yield run, EventFileLoader(path).Load()
+            yield run, path, EventFileLoader(path).Load()
         return
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.data_compat import migrate_event
@@ -84,7 +89,7 @@ def _events_by_file(logdir: str | os.PathLike[str], storage_options: dict[str, A
         data = fs.cat([path for _, path in batch])
         for run, path in batch:
             run_metadata = metadata.setdefault(run, {})
-            yield run, (
+            yield run, path, (
                 migrated
                 for record in _records(data[path])
                 for migrated in migrate_dataclass(
@@ -121,9 +126,12 @@ def iter_scalars(logdir: str | os.PathLike[str],
         ) from exc
 
     by_run: dict[str, dict[str, bool]] = {}
-    for run, events in _events_by_file(logdir, storage_options):
+    for run, path, events in _events_by_file(logdir, storage_options):
         # metadata may come only with a tag's first value, in a run's first file
         is_scalar = by_run.setdefault(run, {})
+        suffix = ""  # what a key run's points add to their tags
+        if is_key_file(path):
+            run, suffix = _key_run(run, path)
         for event in events:
             if not event.HasField("summary"):
                 continue
@@ -138,11 +146,19 @@ def iter_scalars(logdir: str | os.PathLike[str],
                     continue
                 yield {
                     "run": run,
-                    "tag": value.tag,
+                    "tag": value.tag + suffix,
                     "step": int(event.step),
                     "walltime": float(event.wall_time),
                     "value": float(tensor_util.make_ndarray(value.tensor).item()),
                 }
+
+
+def _key_run(run: str, path: str) -> tuple[str, str]:
+    """The run that logged a key run's points, and ``/key`` to add to their tags."""
+    head, _, name = run.rpartition("/")
+    if run == ".":  # the logdir given is the key's own directory
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return head or ".", "/" + key_of(name)
 
 
 def scalar_rows(logdir: str | os.PathLike[str],

@@ -180,9 +180,10 @@ class Logger(FanOut):
         if not self._active():
             return
         tag = common.check_tag(tag, "image")
-        pixels = image.image_pixels(img, dataformats)
+        pixels, tiles = image.image_grid(img, dataformats)
         wall = self._walltime(walltime, "image")
-        self._emit("image", tag, step, "image", lambda s: records.Image(tag, s, wall, pixels))
+        self._emit("image", tag, step, "image",
+                   lambda s: records.Image(tag, s, wall, pixels, tiles))
 
     def figure(self, tag: str, figure: Any, step: int | None = None, close: bool = True,
                walltime: float | None = None) -> None:

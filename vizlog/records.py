@@ -71,10 +71,13 @@ class Histogram(Record):
 class Image(Record):
     """One picture as uint8 pixels in HWC layout, 3 (RGB) or 4 (RGBA) channels.
 
-    A batch has already been arranged into a grid, so backends show exactly this.
+    A batch has already been arranged into a grid, so backends show exactly this; ``tiles``
+    says how many pictures the grid holds (``GRID_COLUMNS`` per row), so that a viewer can
+    draw them apart.
     """
 
     pixels: np.ndarray
+    tiles: int = 1
     kind: ClassVar[str] = "image"
 
 

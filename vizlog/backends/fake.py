@@ -40,7 +40,7 @@ class FakeBackend(Backend):
 
     def scalars(self, tag: str) -> list[tuple[int, float]]:
         """``(step, value)`` of every scalar logged under ``tag``; ``scalars`` dicts count as
-        ``main_tag/key``, as TensorBoard shows them."""
+        ``main_tag/key``, as ``vizlog.read_scalars`` reads them back from TensorBoard files."""
         out = []
         for r in self.calls:
             if isinstance(r, Scalar) and r.tag == tag:

@@ -10,6 +10,8 @@ import numpy as np
 from vizlog.concepts.common import owned, to_numpy, where
 from vizlog.errors import VizlogTypeError, VizlogValueError
 
+#: Pictures per row of a batch's grid, as the writers lay it out.
+GRID_COLUMNS = 8
 _LAYOUTS = {2: ("HW",), 3: ("CHW", "HWC"), 4: ("NCHW", "NHWC")}
 _CHANNELS = (1, 3, 4)
 
@@ -98,7 +100,7 @@ def image_batch(
     return owned(array)
 
 
-def make_grid(batch: np.ndarray, ncols: int = 8) -> np.ndarray:
+def make_grid(batch: np.ndarray, ncols: int = GRID_COLUMNS) -> np.ndarray:
     """NHWC -> one HWC picture, images left to right, ``ncols`` per row (the writers' grid)."""
     n, h, w, c = batch.shape
     if n == 1:
@@ -114,7 +116,14 @@ def make_grid(batch: np.ndarray, ncols: int = 8) -> np.ndarray:
 
 def image_pixels(img: Any, dataformats: str | None, method: str = "image") -> np.ndarray:
     """One uint8 HWC picture; a batch becomes a grid."""
-    return make_grid(image_batch(img, dataformats, method, "img"))
+    return image_grid(img, dataformats, method)[0]
+
+
+def image_grid(img: Any, dataformats: str | None, method: str = "image"
+               ) -> tuple[np.ndarray, int]:
+    """One uint8 HWC picture (a batch as a grid) and how many pictures it holds."""
+    batch = image_batch(img, dataformats, method, "img")
+    return make_grid(batch), len(batch)
 
 
 def boxes_pixels(img: Any, boxes: Any, dataformats: str | None, labels: Any = None,

@@ -11,7 +11,6 @@ may also be an fsspec URL (``s3://``, ``gs://``, ...): ``storage.py`` says how i
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from types import ModuleType
@@ -27,6 +26,7 @@ from vizlog.backends.tensorboard.eventfile import (
     summary_event,
 )
 from vizlog.backends.tensorboard.projector import ProjectorWriter
+from vizlog.backends.tensorboard.scalars_layout import KeyRuns
 from vizlog.concepts.custom_scalars import layout_dict
 from vizlog.errors import VizlogTypeError, VizlogValueError
 from vizlog.records import (
@@ -48,15 +48,14 @@ from vizlog.records import (
     Video,
 )
 
-CUSTOM_SCALARS_CATEGORY = "scalars"
-
 
 class SummaryWriterBackend(Backend):
     """Translates records to TensorBoard events; subclasses say whose summary functions.
 
-    ``scalars`` become tags ``main_tag/key`` in this run plus a custom-scalars chart that
-    draws them together, rather than the writers' one sub-run per key.  ``hparams`` are
-    written into the run itself (or the sub-run the call names).
+    ``scalars`` go to one run per key, shared by all main tags (``scalars_layout.py``):
+    TensorBoard then draws one card per main tag with a line per key, as for the writers,
+    without their run per main tag and key.  ``hparams`` are written into the run itself (or
+    the sub-run the call names).
 
     Tags are written exactly as logged, on both backends: the Logger decides what a tag is
     (tensorboardX's own functions would rewrite some, e.g. ``"a b"`` to ``"a_b"`` for images
@@ -85,13 +84,13 @@ class SummaryWriterBackend(Backend):
         self._file = self._store.event_file(self.flush_secs, filename_suffix, purge_step)
         self._flushed_at = time.monotonic()
         self._projector = ProjectorWriter(self._store)
-        self._charts: dict[str, list[str]] = {}
         self._layout: dict[str, dict[str, list[Any]]] = {}  # the latest custom_scalars
         self._runs: dict[str, storage.EventSink] = {}  # sub-runs named by hparams(run_name=...)
         self._session_end: Any = None  # written at close when the run holds hparams
+        self._keys = KeyRuns(self._store, self.flush_secs)
         self._write: dict[type[Record], Callable[[Any], Any]] = {
             Scalar: self._scalar,
-            Scalars: self._scalars,
+            Scalars: self._keys.write,
             Histogram: self._histogram,
             Image: self._image,
             Figure: self._image,
@@ -155,29 +154,10 @@ class SummaryWriterBackend(Backend):
         else:
             self._file.write(scalar_event(r.tag, r.value, r.step, r.walltime))
 
-    def _scalars(self, r: Scalars) -> None:
-        self._file.write_framed(scalar_frames(
-            [(f"{r.tag}/{key}", value, r.step, r.walltime) for key, value in r.values.items()]),
-            len(r.values))
-        chart = self._charts.setdefault(r.tag, [])
-        new = [key for key in r.values if key not in chart]
-        if new:
-            chart.extend(new)
-            self._write_layout(r)
-
     def _custom_scalars(self, r: CustomScalars) -> None:
         self._layout = layout_dict(r.layout)
-        self._write_layout(r)
-
-    def _write_layout(self, r: Record) -> None:
-        """TensorBoard reads a run's latest layout only: the user's charts and those of
-        ``scalars`` are written together, each time either changes."""
-        layout = {category: dict(charts) for category, charts in self._layout.items()}
-        ours = layout.setdefault(CUSTOM_SCALARS_CATEGORY, {})
-        for tag, keys in self._charts.items():
-            ours.setdefault(tag, ["Multiline", [f"^{re.escape(tag)}/{re.escape(k)}$"
-                                                for k in keys]])
-        self._summary(self.summary.custom_scalars({k: v for k, v in layout.items() if v}), r)
+        self._summary(self.summary.custom_scalars(
+            {k: v for k, v in self._layout.items() if v}), r)
 
     def _histogram(self, r: Histogram) -> None:
         self._summary(self.summary.histogram_raw(
@@ -231,6 +211,7 @@ class SummaryWriterBackend(Backend):
         if time.monotonic() - self._flushed_at >= self._flush_every:
             for file in (self._file, *self._runs.values()):
                 file.flush_if_due()  # a store starts a new object at its own, longer pace
+            self._keys.flush_if_due()
             self._flushed_at = time.monotonic()
 
     def tick(self) -> None:
@@ -239,6 +220,7 @@ class SummaryWriterBackend(Backend):
     def flush(self, deadline: float | None = None) -> None:
         for file in (self._file, *self._runs.values()):
             file.flush()
+        self._keys.flush()
         self._flushed_at = time.monotonic()
 
     def close(self, deadline: float | None = None) -> None:
@@ -247,6 +229,7 @@ class SummaryWriterBackend(Backend):
             self._file.write(summary_event(sei.SerializeToString(), r.step, time.time()))
         for file in (self._file, *self._runs.values()):
             file.close()
+        self._keys.close()
         self._store.close()
 
 

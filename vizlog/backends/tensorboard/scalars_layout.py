@@ -1,0 +1,70 @@
+"""Where ``scalars(main_tag, {key: value})`` goes on disk, so TensorBoard draws one card per
+main tag with one labelled, coloured line per key.
+
+TensorBoard's TIME SERIES and SCALARS dashboards make one card per *tag* and one line per
+*run*, coloured and named after the run.  A line per key therefore needs a run per key.  The
+writers make one per main tag *and* key (``<logdir>/loss_train``, ``<logdir>/acc_train``, ...),
+so every ``scalars`` call adds runs to the run list.  Here a key's run is shared by every main
+tag: ``<logdir>/train`` holds ``loss``, ``acc``, ... of the key ``train``, so the run list
+grows by one entry per distinct key (usually two or three: train, val, test), and the lines
+are named ``<run>/train``, ``<run>/val``: the key, under the run it belongs to.
+
+A key's event files end in ``KEY_FILE_SUFFIX``: that is how ``vizlog.read_scalars`` knows a
+directory is a key of its parent run and gives the points back as ``main_tag/key`` of the
+parent, as they were logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from vizlog.backends.tensorboard.eventfile import scalar_event
+from vizlog.backends.tensorboard.projector import safe_path_part
+from vizlog.records import Scalars
+
+#: The end of the name of every event file that holds one key of ``scalars`` calls.
+KEY_FILE_SUFFIX = ".vizlog-scalars-key"
+
+
+def key_dir_name(key: str) -> str:
+    """The run directory of a key: the key itself where it is a safe directory name."""
+    return safe_path_part(key)
+
+
+def key_of(dir_name: str) -> str:
+    """The key a key run's directory name stands for (the inverse of ``key_dir_name``)."""
+    return unquote(dir_name)
+
+
+def is_key_file(file_name: str) -> bool:
+    return file_name.endswith(KEY_FILE_SUFFIX)
+
+
+class KeyRuns:
+    """One event file per key (in the run's store: a directory or an object store), opened
+    at the key's first value and kept for the run."""
+
+    def __init__(self, store: Any, flush_secs: float) -> None:
+        self._store = store
+        self._flush_secs = flush_secs
+        self._files: dict[str, Any] = {}
+
+    def write(self, record: Scalars) -> None:
+        for key, value in record.values.items():
+            file = self._files.get(key)
+            if file is None:
+                file = self._files[key] = self._store.event_file(
+                    self._flush_secs, filename_suffix=KEY_FILE_SUFFIX, run=key_dir_name(key))
+            file.write(scalar_event(record.tag, value, record.step, record.walltime))
+
+    def flush_if_due(self) -> None:
+        for file in self._files.values():
+            file.flush_if_due()
+
+    def flush(self) -> bool:
+        """Flush every key's file; True when all of them are whole on disk (or handed over)."""
+        return all([file.flush() for file in self._files.values()])
+
+    def close(self) -> bool:
+        return all([file.close() for file in self._files.values()])
