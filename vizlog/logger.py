@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from vizlog import config, distributed, lifecycle
+from vizlog import system_metrics as system_metrics_
 from vizlog.backends import fake as fake_backend
 from vizlog.backends import get_backend_class, parse_backend_names
 from vizlog.backends.base import Backend
@@ -53,6 +54,10 @@ class Logger:
         all_ranks: under distributed training only rank 0 logs by default; with
             ``all_ranks=True`` every rank logs into ``<logdir>/rank<r>``.
         queue_size: records a background backend may hold before a logging call waits.
+        system_metrics: sample CPU, memory and GPU metrics under ``system/`` from a background
+            thread (``vizlog.system_metrics``); ``None`` reads ``VIZLOG_SYSTEM_METRICS``.
+        system_interval: seconds between two samples; ``None`` reads ``VIZLOG_SYSTEM_INTERVAL``
+            (default 10).
         **backend_options: passed to the backends that take them (for example ``server`` and
             ``env`` for Visdom, ``flush_secs`` for TensorBoard).
     """
@@ -64,6 +69,8 @@ class Logger:
         *,
         all_ranks: bool = False,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        system_metrics: bool | None = None,
+        system_interval: float | None = None,
         **backend_options: Any,
     ) -> None:
         capture = fake_backend.capture if backend is None else None
@@ -75,6 +82,7 @@ class Logger:
         # that works on rank 0 works (and does nothing) on the others.
         classes = [get_backend_class(name) for name in names]
         _check_options(classes, backend_options)
+        sample_every = system_metrics_.resolve(system_metrics, system_interval)
         self.rank = distributed.rank()
         self._off = not distributed.is_logging_rank(self.rank, all_ranks)
         if logdir is None:
@@ -111,6 +119,8 @@ class Logger:
         self._pid = os.getpid()
         if self._sinks:
             lifecycle.register(self)
+        self._sampler = None if self._off or sample_every is None else (
+            system_metrics_.SystemSampler(self, sample_every))
 
     # ------------------------------------------------------------------ plumbing
 
@@ -370,6 +380,8 @@ class Logger:
         backend that hangs cannot hang the process; False if the time ran out.
         """
         deadline = None if timeout is None else time.monotonic() + _seconds(timeout, "close")
+        if self._sampler is not None:
+            self._sampler.stop()
         with self._lock:
             if self._closed:
                 return True
