@@ -28,6 +28,8 @@ class Run:
     #: the hyperparameters of the last session_start_info, and how many were written
     hparams: dict[str, object] = field(default_factory=dict)
     hparams_written: int = 0
+    #: the metric tags the last experiment summary names
+    hparam_metrics: list[str] = field(default_factory=list)
 
     def steps(self, tag: str) -> list[int]:
         return [step for step, _ in self.scalars.get(tag, [])]
@@ -60,6 +62,8 @@ def read_run(logdir: str | os.PathLike[str]) -> Run:
                 plugin = value.metadata.plugin_data
                 if plugin.plugin_name == "hparams":
                     data = plugin_data_pb2.HParamsPluginData.FromString(plugin.content)
+                    if data.HasField("experiment"):
+                        run.hparam_metrics = [m.name.tag for m in data.experiment.metric_infos]
                     if data.HasField("session_start_info"):
                         run.hparams_written += 1
                         run.hparams = {k: _hparam_value(v)

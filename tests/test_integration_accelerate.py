@@ -60,14 +60,14 @@ def test_tensorboard_run(tmp_path):
     losses = [v for _, v in run.scalars["loss"]]
     assert losses[-1] < losses[0]  # it trained
     assert run.repeated() == {}
+    assert run.others["samples"] == [STEPS]
+    assert run.others["predictions/text_summary"] == [STEPS]
+    assert len(run.others["phase/text_summary"]) == STEPS
     assert run.hparams_written == 1
     assert run.hparams["lr"] == pytest.approx(0.1)
     assert run.hparams["optimizer/momentum"] == pytest.approx(0.9)
     assert run.hparams["optimizer/name"] == "sgd"
     assert run.hparams["scheduler"] == "None"
-    assert run.others["samples"] == [STEPS]
-    assert run.others["predictions"] == [STEPS]
-    assert len(run.others["phase"]) == STEPS
 
 
 def test_fake_backend(vizlog_fake, tmp_path):
@@ -75,11 +75,11 @@ def test_fake_backend(vizlog_fake, tmp_path):
     train(tracker)
     assert [s for s, _ in vizlog_fake.scalars("loss")] == list(range(STEPS))
     assert vizlog_fake.scalars("parts/b") == [(s, float(s)) for s in range(STEPS)]
-    (hparams,) = vizlog_fake.records("hparams")
     (table,) = vizlog_fake.records("text", "predictions")
     assert table.text.splitlines() == ["| x | y |", "|---|---|", "| 1 | 2 |", "| 3 | 4 |"]
     (image,) = vizlog_fake.records("image", "samples")
     assert vizlog_fake.closed and tracker.tracker is None  # end_training closed it
+    (hparams,) = vizlog_fake.records("hparams")
 
 
 def test_visdom(visdom_server, tmp_path):

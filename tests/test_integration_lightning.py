@@ -95,17 +95,17 @@ def test_two_epochs_then_test_into_one_tensorboard_run(tmp_path):
     assert all(v > 0 for _, v in run.scalars["train_loss"])
     assert run.others["first_weight"] == list(range(2 * STEPS_PER_EPOCH))  # logger.experiment
     assert run.repeated(["train_loss", "val_loss", "test_loss", "first_weight"]) == {}
+    assert "hp_metric" not in run.scalars  # no placeholder metric
+    # the graph once, from example_input_array (Lightning asks at fit and at test)
+    assert run.graphs == 1
+    assert logger.log_dir == str(logdir) and logger.version == "run"
+    assert logger.save_dir == str(tmp_path)
     # hyperparameters once (Lightning hands them over at fit and again at test), flattened
     assert run.hparams_written == 1
     assert run.hparams["lr"] == pytest.approx(0.05)
     assert run.hparams["hidden"] == 3
     assert run.hparams["extra/optimizer/momentum"] == 0.0
     assert run.hparams["extra/layers"] == "[4, 3, 1]"
-    assert "hp_metric" not in run.scalars  # no placeholder metric
-    # the graph once, from example_input_array (Lightning asks at fit and at test)
-    assert run.graphs == 1
-    assert logger.log_dir == str(logdir) and logger.version == "run"
-    assert logger.save_dir == str(tmp_path)
 
 
 def test_fake_backend_sees_what_lightning_logged(vizlog_fake, tmp_path):
@@ -116,9 +116,9 @@ def test_fake_backend_sees_what_lightning_logged(vizlog_fake, tmp_path):
     assert [s for s, _ in vizlog_fake.scalars("val_loss")] == [STEPS_PER_EPOCH - 1,
                                                                 2 * STEPS_PER_EPOCH - 1]
     assert len(vizlog_fake.scalars("test_loss")) == 1
-    (hparams,) = vizlog_fake.records("hparams")
     assert vizlog_fake.records("graph") == []  # no example_input_array: quietly nothing
     assert vizlog_fake.closed  # finalize closed it
+    (hparams,) = vizlog_fake.records("hparams")  # once, though Lightning gave them twice
 
 
 def test_graph_of_a_module_without_trainer(tmp_path):

@@ -86,6 +86,7 @@ def test_trainer_run_into_one_tensorboard_run(tmp_path):
     assert run.hparams["max_steps"] == STEPS
     assert run.hparams["model/hidden_size"] == 16
     assert run.hparams["model/model_type"] == "bert"
+    assert set(run.hparam_metrics) == {"train/loss", "eval/loss"}  # the run's own series
 
 
 def test_fake_backend_and_process_zero_only(vizlog_fake, tmp_path):
@@ -93,8 +94,8 @@ def test_fake_backend_and_process_zero_only(vizlog_fake, tmp_path):
     train(tmp_path, callback)
 
     assert [s for s, _ in vizlog_fake.scalars("train/loss")] == list(range(1, STEPS + 1))
-    (hparams,) = vizlog_fake.records("hparams")
     assert vizlog_fake.closed
+    (hparams,) = vizlog_fake.records("hparams")
 
     class NotZero:
         is_world_process_zero = False

@@ -6,7 +6,8 @@
 What the Trainer logs (``on_log``) becomes scalars at ``state.global_step``, named as the
 Trainer's own TensorBoard callback names them (``train/loss``, ``eval/loss``, ``test/...``);
 text values become text.  At the start of training the training arguments and the model's
-config are logged once as hyperparameters of the run (the config under ``model/``).  Only the
+config are logged once as hyperparameters of the run (the config under ``model/``), with
+``train/loss`` and ``eval/loss`` as the metrics the HParams tab compares runs by.  Only the
 world's process zero logs.  The Logger is closed at the end of training (everything is
 written); an ``evaluate()`` after ``train()`` reopens one on the same logdir, as the Trainer's
 TensorBoard callback does.
@@ -24,6 +25,8 @@ from vizlog.logger import Logger
 _transformers = require("transformers", "transformers")
 
 _PREFIXES = (("eval_", "eval/"), ("test_", "test/"))
+#: the scalar tags the HParams tab compares runs by
+METRICS = ("train/loss", "eval/loss")
 
 
 def tag_for(key: str) -> str:
@@ -80,7 +83,9 @@ class VizlogCallback(_transformers.TrainerCallback):  # type: ignore[misc]
         flat = flatten_hparams(params)
         if flat != self._hparams:  # a second train() in the same run: logged once
             self._hparams = flat
-            log.hparams(flat)
+            # the losses the Trainer reports name the metrics runs are compared by; their
+            # values come from the run's own series as training goes on
+            log.hparams(flat, metric_dict=dict.fromkeys(METRICS))
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
                **kwargs: Any) -> None:
