@@ -56,6 +56,7 @@ class Sizes:
     startup_repeats: int
     outage_scalars: int
     cuda_calls: int
+    system_block_seconds: float
 
 
 FULL = Sizes(
@@ -71,6 +72,7 @@ FULL = Sizes(
     startup_repeats=7,
     outage_scalars=1_000_000,
     cuda_calls=200,
+    system_block_seconds=2.5,
 )
 
 QUICK = Sizes(
@@ -86,6 +88,7 @@ QUICK = Sizes(
     startup_repeats=1,
     outage_scalars=2_000,
     cuda_calls=5,
+    system_block_seconds=1.2,  # long enough for one sample at the 1 s interval
 )
 
 

@@ -29,6 +29,7 @@ from benchmarks import (  # noqa: E402 - the repository root must be importable 
     case_outage,
     case_scalar,
     case_startup,
+    case_system,
     report,
 )
 from benchmarks.common import FULL, QUICK, Context, Row  # noqa: E402
@@ -40,6 +41,7 @@ CASES = {
     "4": case_delivery.run,
     "5": case_startup.run,
     "6": case_outage.run,
+    "7": case_system.run,
     "cuda": case_cuda.run,
 }
 

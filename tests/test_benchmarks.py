@@ -42,7 +42,7 @@ def _rows(results: dict, prefix: str) -> list[dict]:
 def test_every_case_ran_and_has_a_verdict(quick_run):
     results, _ = quick_run
     assert results["quick"] is True and results["errors"] == {}
-    for prefix in ("1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "cuda. "):
+    for prefix in ("1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "7. ", "cuda. "):
         for row in _rows(results, prefix):
             assert row["status"] in ("met", "NOT MET", "info")
     backends = {row["case"].rsplit("(", 1)[-1].rstrip(")") for row in _rows(results, "1. ")}
@@ -87,6 +87,15 @@ def test_outage_spool_holds_every_scalar(quick_run):
     row = _rows(results, "6. ")[0]
     assert row["notes"]["spooled"] == 2000  # QUICK.outage_scalars
     assert row["notes"]["growth_mb"] < 50
+
+
+def test_system_sampler_sampled_during_the_measured_blocks(quick_run):
+    results, _ = quick_run
+    row = _rows(results, "7. ")[0]
+    assert row["vizlog"] > 0 and row["raw"] > 0
+    assert row["ratio"] == pytest.approx(row["vizlog"] / row["raw"], rel=1e-6)
+    counts = row["notes"]["samples_per_on_block"]
+    assert len(counts) == 2 and all(c >= 1 for c in counts)  # QUICK: 2 blocks of 1.2 s
 
 
 def test_table_is_printed_and_written(quick_run):

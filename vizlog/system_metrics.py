@@ -84,6 +84,8 @@ class SystemSampler:
     def __init__(self, log: ScalarLogger, interval: float) -> None:
         self._log = log
         self.interval = interval
+        #: readings logged so far (read by tests and the benchmark)
+        self.samples = 0
         self._pid = os.getpid()
         self._stop = threading.Event()
         # held while a sample is being logged, so that stop() returns only once no sample
@@ -124,6 +126,7 @@ class SystemSampler:
                     wall = time.time()
                     for tag, value in values.items():
                         self._log.scalar(tag, value, step, wall)
+                    self.samples += 1
                 # a sampler held up (a busy machine) skips the slots it missed
                 slot = max(slot + 1, int((time.monotonic() - start) / self.interval) + 1)
         finally:
