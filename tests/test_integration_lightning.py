@@ -12,6 +12,9 @@ import pytest
 
 pytest.importorskip("lightning")
 pytest.importorskip("tensorboard")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.isinstance.treespec, LeafSpec.. is deprecated"  # Lightning's own, under torch 2.13
+)
 
 import torch  # noqa: E402
 from lightning.pytorch import LightningModule, Trainer  # noqa: E402

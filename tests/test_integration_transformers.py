@@ -102,9 +102,10 @@ def test_fake_backend_and_process_zero_only(vizlog_fake, tmp_path):
         global_step = 1
 
     vizlog_fake.clear()
-    callback.on_train_begin(None, NotZero(), None)
-    callback.on_log(None, NotZero(), None, logs={"loss": 1.0})
-    assert vizlog_fake.calls == [] and callback.logger is None
+    other = VizlogCallback(logdir=tmp_path / "other")
+    other.on_train_begin(None, NotZero(), None)
+    other.on_log(None, NotZero(), None, logs={"loss": 1.0})
+    assert vizlog_fake.calls == [] and other.logger is None
 
 
 def test_default_logdir_is_under_output_dir(vizlog_fake, tmp_path, monkeypatch):
