@@ -93,3 +93,22 @@ def warn_dropped(source: str, key: str, value: Any, seen: set[str]) -> None:
         RuntimeWarning,
         stacklevel=3,
     )
+
+
+class Repeats:
+    """Spots a point a framework hands over twice: Lightning sends ``epoch`` with the training
+    metrics and again with the validation ones at the same step, the Trainer sends ``epoch``
+    with its training and evaluation logs.  A repeated point would be drawn twice in Visdom
+    (and written twice everywhere); only plain numbers are compared (a tensor is not read)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, float]] = {}
+
+    def seen(self, tag: str, step: int | None, value: Any) -> bool:
+        if step is None or isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        point = (step, float(value))
+        if self._last.get(tag) == point:
+            return True
+        self._last[tag] = point
+        return False

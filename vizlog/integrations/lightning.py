@@ -32,7 +32,13 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vizlog import config
-from vizlog.integrations._common import flatten_hparams, is_number, require, warn_dropped
+from vizlog.integrations._common import (
+    Repeats,
+    flatten_hparams,
+    is_number,
+    require,
+    warn_dropped,
+)
 from vizlog.logger import Logger
 
 _pl = require("lightning", "lightning.pytorch", "pytorch_lightning")
@@ -69,6 +75,7 @@ class VizlogLogger(_LightningLogger):
         self._hparams: dict[str, Any] | None = None
         self._graph_logged = False
         self._dropped: set[str] = set()
+        self._repeats = Repeats()
 
     # -------------------------------------------------------------- what Lightning reads
 
@@ -113,7 +120,8 @@ class VizlogLogger(_LightningLogger):
             if isinstance(value, Mapping):
                 log.scalars(key, dict(value), step)
             elif is_number(value):
-                log.scalar(key, value, step)
+                if not self._repeats.seen(key, step, value):
+                    log.scalar(key, value, step)
             else:
                 warn_dropped("Lightning", key, value, self._dropped)
 

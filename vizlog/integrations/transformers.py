@@ -19,7 +19,13 @@ import os
 from typing import Any
 
 from vizlog import config
-from vizlog.integrations._common import flatten_hparams, is_number, require, warn_dropped
+from vizlog.integrations._common import (
+    Repeats,
+    flatten_hparams,
+    is_number,
+    require,
+    warn_dropped,
+)
 from vizlog.logger import Logger
 
 _transformers = require("transformers", "transformers")
@@ -56,11 +62,17 @@ class VizlogCallback(_transformers.TrainerCallback):  # type: ignore[misc]
         self._logger: Logger | None = None
         self._hparams: dict[str, Any] | None = None
         self._dropped: set[str] = set()
+        self._repeats = Repeats()
 
     @property
     def logger(self) -> Logger | None:
         """The ``vizlog.Logger`` in use (None before training starts and after it ends)."""
         return self._logger
+
+    @property
+    def logdir(self) -> str | None:
+        """The run's directory (None until training starts, when it was not given)."""
+        return self._logdir
 
     def _open(self, args: Any) -> Logger:
         if self._logdir is None:
@@ -98,7 +110,8 @@ class VizlogCallback(_transformers.TrainerCallback):  # type: ignore[misc]
             if isinstance(value, str):
                 log.text(tag, value, step)
             elif is_number(value):
-                log.scalar(tag, value, step)
+                if not self._repeats.seen(tag, step, value):
+                    log.scalar(tag, value, step)
             else:
                 warn_dropped("transformers", tag, value, self._dropped)
 
