@@ -43,6 +43,7 @@ def train(tracker: VizlogTracker) -> Accelerator:
         accelerator.log({"loss": loss.detach(), "parts": {"a": 1.0, "b": float(step)},
                          "phase": "train"}, step=step)
     vizlog = accelerator.get_tracker("vizlog")
+    assert accelerator.get_tracker("vizlog", unwrap=True) is vizlog.tracker  # the Logger
     vizlog.log_images({"samples": [np.zeros((4, 4, 3), np.uint8),
                                    np.full((4, 4, 3), 255, np.uint8)]}, step=STEPS)
     vizlog.log_table("predictions", columns=["x", "y"], data=[[1, 2], [3, 4]], step=STEPS)

@@ -67,16 +67,17 @@ def _loader(n: int, seed: int) -> DataLoader:
     return DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=BATCH)
 
 
-def _trainer(logger: VizlogLogger) -> Trainer:
+def _trainer(logger: VizlogLogger, checkpoints: bool) -> Trainer:
     return Trainer(max_epochs=2, logger=logger, accelerator="cpu", devices=1,
-                   log_every_n_steps=1, enable_checkpointing=False, enable_progress_bar=False,
-                   enable_model_summary=False, num_sanity_val_steps=0)
+                   log_every_n_steps=1, enable_checkpointing=checkpoints,
+                   enable_progress_bar=False, enable_model_summary=False,
+                   num_sanity_val_steps=0)
 
 
-def fit_and_test(logger: VizlogLogger, **module_args) -> Regression:
+def fit_and_test(logger: VizlogLogger, checkpoints: bool = False, **module_args) -> Regression:
     torch.manual_seed(0)
     model = Regression(**module_args)
-    trainer = _trainer(logger)
+    trainer = _trainer(logger, checkpoints)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         trainer.fit(model, _loader(TRAIN, 0), _loader(VAL, 1))
@@ -112,8 +113,8 @@ def test_two_epochs_then_test_into_one_tensorboard_run(tmp_path):
     assert run.hparams["extra/layers"] == "[4, 3, 1]"
 
 
-def test_fake_backend_sees_what_lightning_logged(vizlog_fake, tmp_path):
-    fit_and_test(VizlogLogger(logdir=tmp_path / "run"), with_example=False)
+def test_fake_backend_sees_what_lightning_logged(vizlog_fake, tmp_path, recwarn):
+    fit_and_test(VizlogLogger(logdir=tmp_path / "run"), checkpoints=True, with_example=False)
 
     steps = [s for s, _ in vizlog_fake.scalars("train_loss")]
     assert steps == list(range(2 * STEPS_PER_EPOCH))
@@ -121,6 +122,8 @@ def test_fake_backend_sees_what_lightning_logged(vizlog_fake, tmp_path):
                                                                 2 * STEPS_PER_EPOCH - 1]
     assert len(vizlog_fake.scalars("test_loss")) == 1
     assert vizlog_fake.records("graph") == []  # no example_input_array: quietly nothing
+    assert not [w for w in recwarn if "graph" in str(w.message)]
+    assert list((tmp_path / "run" / "checkpoints").glob("*.ckpt"))  # under the logdir
     assert vizlog_fake.closed  # finalize closed it
     (hparams,) = vizlog_fake.records("hparams")  # once, though Lightning gave them twice
 
