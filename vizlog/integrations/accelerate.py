@@ -26,9 +26,11 @@ from vizlog.logger import Logger
 
 _tracking = require("accelerate", "accelerate.tracking")
 on_main_process = _tracking.on_main_process
+#: the framework's base class (typed Any: vizlog's type checks do not reach into accelerate)
+_GeneralTracker: Any = _tracking.GeneralTracker
 
 
-class VizlogTracker(_tracking.GeneralTracker):  # type: ignore[misc]
+class VizlogTracker(_GeneralTracker):
     """An accelerate tracker that writes through ``vizlog.Logger``.
 
     Args:

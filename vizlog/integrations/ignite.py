@@ -23,7 +23,8 @@ from typing import Any
 from vizlog.integrations._common import require
 from vizlog.logger import Logger
 
-_base = require("ignite", "ignite.handlers.base_logger")
+#: ignite's base classes (typed Any: vizlog's type checks do not reach into ignite)
+_base: Any = require("ignite", "ignite.handlers.base_logger")
 global_step_from_engine = require("ignite", "ignite.handlers.utils").global_step_from_engine
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class VizlogLogger(_base.BaseLogger):  # type: ignore[misc]
+class VizlogLogger(_base.BaseLogger):
     """An ignite logger over ``vizlog.Logger``; other attributes are the Logger's.
 
     Args:
@@ -78,7 +79,7 @@ def _prefix(tag: str | None) -> str:
     return f"{tag}/" if tag else ""
 
 
-class OutputHandler(_base.BaseOutputHandler):  # type: ignore[misc]
+class OutputHandler(_base.BaseOutputHandler):
     """The engine's output, metrics and state attributes as scalars ``<tag>/<name>``."""
 
     def __call__(self, engine: Any, logger: Any, event_name: Any) -> None:
@@ -92,7 +93,7 @@ class OutputHandler(_base.BaseOutputHandler):  # type: ignore[misc]
             log.scalar(key, value, step)
 
 
-class OptimizerParamsHandler(_base.BaseOptimizerParamsHandler):  # type: ignore[misc]
+class OptimizerParamsHandler(_base.BaseOptimizerParamsHandler):
     """An optimizer parameter (``lr`` by default) per group: ``<tag>/<param>/group_<i>``."""
 
     def __call__(self, engine: Any, logger: Any, event_name: Any) -> None:
@@ -103,7 +104,7 @@ class OptimizerParamsHandler(_base.BaseOptimizerParamsHandler):  # type: ignore[
                        float(group[self.param_name]), step)
 
 
-class WeightsScalarHandler(_base.BaseWeightsScalarHandler):  # type: ignore[misc]
+class WeightsScalarHandler(_base.BaseWeightsScalarHandler):
     """``reduction`` (``torch.norm`` by default) of each weight:
     ``<tag>/weights_<reduction>/<name>``."""
 
@@ -115,7 +116,7 @@ class WeightsScalarHandler(_base.BaseWeightsScalarHandler):  # type: ignore[misc
                        f"{name.replace('.', '/')}", self.reduction(p.data), step)
 
 
-class WeightsHistHandler(_base.BaseWeightsHandler):  # type: ignore[misc]
+class WeightsHistHandler(_base.BaseWeightsHandler):
     """A histogram of each weight: ``<tag>/weights/<name>``."""
 
     def __call__(self, engine: Any, logger: Any, event_name: Any) -> None:
@@ -125,7 +126,7 @@ class WeightsHistHandler(_base.BaseWeightsHandler):  # type: ignore[misc]
             log.histogram(f"{_prefix(self.tag)}weights/{name.replace('.', '/')}", p.data, step)
 
 
-class GradsScalarHandler(_base.BaseWeightsScalarHandler):  # type: ignore[misc]
+class GradsScalarHandler(_base.BaseWeightsScalarHandler):
     """``reduction`` of each gradient: ``<tag>/grads_<reduction>/<name>``."""
 
     def __call__(self, engine: Any, logger: Any, event_name: Any) -> None:
@@ -137,7 +138,7 @@ class GradsScalarHandler(_base.BaseWeightsScalarHandler):  # type: ignore[misc]
                            f"{name.replace('.', '/')}", self.reduction(p.grad), step)
 
 
-class GradsHistHandler(_base.BaseWeightsHandler):  # type: ignore[misc]
+class GradsHistHandler(_base.BaseWeightsHandler):
     """A histogram of each gradient: ``<tag>/grads/<name>``."""
 
     def __call__(self, engine: Any, logger: Any, event_name: Any) -> None:

@@ -29,7 +29,7 @@ import importlib
 import os
 import warnings
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vizlog import config
 from vizlog.integrations._common import (
@@ -46,10 +46,8 @@ rank_zero_only = importlib.import_module(f"{_pl.__name__}.utilities.rank_zero").
 rank_zero_experiment = importlib.import_module(
     f"{_pl.__name__}.loggers.logger").rank_zero_experiment
 
-if TYPE_CHECKING:
-    from lightning.pytorch.loggers import Logger as _LightningLogger
-else:
-    _LightningLogger = _pl.loggers.Logger
+#: the framework's base class (typed Any: vizlog's type checks do not reach into Lightning)
+_LightningLogger: Any = _pl.loggers.Logger
 
 
 class VizlogLogger(_LightningLogger):
@@ -189,7 +187,8 @@ class VizlogLogger(_LightningLogger):
 def _tracing(model: Any) -> Iterator[None]:
     """Tell Lightning that the module is being traced, as its own logger does: tracing reads
     every attribute, and ``LightningModule.trainer`` raises on a module with no Trainer."""
-    owner = next((cls for cls in type(model).__mro__ if "_jit_is_scripting" in vars(cls)), None)
+    owner: Any = next(
+        (cls for cls in type(model).__mro__ if "_jit_is_scripting" in vars(cls)), None)
     if owner is None:
         yield
         return

@@ -28,7 +28,8 @@ from vizlog.integrations._common import (
 )
 from vizlog.logger import Logger
 
-_transformers = require("transformers", "transformers")
+#: the framework's base class (typed Any: vizlog's type checks do not reach into transformers)
+_TrainerCallback: Any = require("transformers", "transformers").TrainerCallback
 
 _PREFIXES = (("eval_", "eval/"), ("test_", "test/"))
 #: the scalar tags the HParams tab compares runs by
@@ -43,7 +44,7 @@ def tag_for(key: str) -> str:
     return "train/" + key
 
 
-class VizlogCallback(_transformers.TrainerCallback):  # type: ignore[misc]
+class VizlogCallback(_TrainerCallback):
     """Logs a Hugging Face ``Trainer`` run through ``vizlog.Logger``.
 
     Args:
