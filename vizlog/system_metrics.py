@@ -136,7 +136,7 @@ class SystemSampler:
 
 def read_host() -> Callable[[], Reading]:
     """CPU utilisation (since the previous reading), system memory and this process's RSS."""
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 
     process = psutil.Process()
     psutil.cpu_percent(interval=None)  # the first call only starts the measurement
@@ -165,7 +165,7 @@ class GpuReader:
     def open(cls) -> GpuReader | None:
         """None when there is no NVML (no package, no driver) or no GPU: nothing to log."""
         try:
-            import pynvml  # type: ignore[import-untyped]
+            import pynvml
 
             pynvml.nvmlInit()
         except Exception:  # noqa: BLE001 - ImportError, NVMLError: no GPU metrics, silently
