@@ -117,10 +117,11 @@ class Logger:
         self._warned: set[tuple[str, str]] = set()
         self._closed = False
         self._pid = os.getpid()
-        if self._sinks:
-            lifecycle.register(self)
+        # before register(): a close() at exit may come as soon as the Logger is registered
         self._sampler = None if self._off or sample_every is None else (
             system_metrics_.SystemSampler(self, sample_every))
+        if self._sinks:
+            lifecycle.register(self)
 
     # ------------------------------------------------------------------ plumbing
 
