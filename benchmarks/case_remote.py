@@ -111,7 +111,7 @@ def run(ctx: Context) -> list[Row]:
     for n, result in results.items():
         ours, torch = result["vizlog"], result["torch"]
         rows.append(Row(
-            case=f"7. S3 run of {n} flush intervals x {scalars} scalars: KB sent",
+            case=f"8. S3 run of {n} flush intervals x {scalars} scalars: KB sent",
             vizlog=ours["bytes_sent"] / 1e3, raw=torch["bytes_sent"] / 1e3, unit="KB",
             ratio=ours["bytes_sent"] / torch["bytes_sent"],
             target="vizlog sends what it stores, once",
@@ -127,7 +127,7 @@ def run(ctx: Context) -> list[Row]:
             last / first)
 
     rows.append(Row(
-        case=f"7. S3 bytes sent per interval, run of {last} vs {first} intervals",
+        case=f"8. S3 bytes sent per interval, run of {last} vs {first} intervals",
         vizlog=growth("vizlog"), raw=growth("torch"), unit="x", ratio=None,
         target="vizlog linear (about 1x)", met=growth("vizlog") < 1.2,
         notes={"meaning": "1x: each interval costs the same however long the run; torch's "
@@ -135,7 +135,7 @@ def run(ctx: Context) -> list[Row]:
     ))
     down, up = calls["down_median_ns"], calls["up_median_ns"]
     rows.append(Row(
-        case="7. S3 logging call, store killed vs store up (median)",
+        case="8. S3 logging call, store killed vs store up (median)",
         vizlog=down, raw=up, unit="ns/call", ratio=down / up,
         target="ratio <= 1.5 (uploads never on the training thread)", met=down / up <= 1.5,
         notes={**calls, "calls": ctx.sizes.remote_calls,

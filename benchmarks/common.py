@@ -58,6 +58,7 @@ class Sizes:
     cuda_calls: int
     model_params: int
     model_repeats: int
+    system_block_seconds: float
     remote_intervals: tuple[int, ...] = (25, 50, 100, 200)
     remote_scalars: int = 20
     remote_calls: int = 200_000
@@ -78,6 +79,7 @@ FULL = Sizes(
     cuda_calls=200,
     model_params=100_000_000,
     model_repeats=3,
+    system_block_seconds=2.5,
 )
 
 QUICK = Sizes(
@@ -98,6 +100,7 @@ QUICK = Sizes(
     remote_intervals=(4, 8),
     remote_scalars=5,
     remote_calls=2_000,
+    system_block_seconds=1.2,  # long enough for one sample at the 1 s interval
 )
 
 

@@ -31,6 +31,7 @@ from benchmarks import (  # noqa: E402 - the repository root must be importable 
     case_remote,
     case_scalar,
     case_startup,
+    case_system,
     report,
 )
 from benchmarks.common import FULL, QUICK, Context, Row  # noqa: E402
@@ -44,6 +45,7 @@ CASES = {
     "6": case_outage.run,
     "7": case_model.run,
     "8": case_remote.run,
+    "9": case_system.run,
     "cuda": case_cuda.run,
 }
 

@@ -42,7 +42,7 @@ def _rows(results: dict, prefix: str) -> list[dict]:
 def test_every_case_ran_and_has_a_verdict(quick_run):
     results, _ = quick_run
     assert results["quick"] is True and results["errors"] == {}
-    for prefix in ("1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "7. ", "cuda. "):
+    for prefix in ("1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "7. ", "8. ", "9. ", "cuda. "):
         for row in _rows(results, prefix):
             assert row["status"] in ("met", "NOT MET", "info")
     backends = {row["case"].rsplit("(", 1)[-1].rstrip(")") for row in _rows(results, "1. ")}
@@ -98,16 +98,25 @@ def test_outage_spool_holds_every_scalar(quick_run):
 
 def test_s3_upload_sends_what_it_stores_once(quick_run):
     results, _ = quick_run
-    rows = _rows(results, "7. S3 run of")
+    rows = _rows(results, "8. S3 run of")
     assert len(rows) == 2  # QUICK.remote_intervals
     for row in rows:
         ours, torch = row["notes"]["vizlog"], row["notes"]["torch"]
         assert ours["bytes_sent"] == ours["bytes_stored"] > 0
         assert torch["bytes_sent"] > torch["bytes_stored"]  # the writer re-sends its file
-    (growth,) = _rows(results, "7. S3 bytes sent per interval")
+    (growth,) = _rows(results, "8. S3 bytes sent per interval")
     assert growth["vizlog"] < 1.2 < growth["raw"]
-    (calls,) = _rows(results, "7. S3 logging call")
+    (calls,) = _rows(results, "8. S3 logging call")
     assert calls["notes"]["down_median_ns"] > 0 and calls["notes"]["up_median_ns"] > 0
+
+
+def test_system_sampler_sampled_during_the_measured_blocks(quick_run):
+    results, _ = quick_run
+    row = _rows(results, "9. ")[0]
+    assert row["vizlog"] > 0 and row["raw"] > 0
+    assert row["ratio"] == pytest.approx(row["vizlog"] / row["raw"], rel=1e-6)
+    counts = row["notes"]["samples_per_on_block"]
+    assert len(counts) == 2 and all(c >= 1 for c in counts)  # QUICK: 2 blocks of 1.2 s
 
 
 def test_table_is_printed_and_written(quick_run):

@@ -11,6 +11,9 @@ from vizlog.errors import VizlogValueError
 DEFAULT_BACKEND = "tensorboard"
 DEFAULT_VISDOM_SERVER = "http://localhost:8097"
 DEFAULT_FLUSH_SECS = 2.0
+DEFAULT_SYSTEM_INTERVAL = 10.0
+#: system metrics are plotted against whole seconds: a shorter interval would repeat steps
+MIN_SYSTEM_INTERVAL = 1.0
 
 #: name -> what it does; ``vizlog info`` prints this table with the values in effect.
 ENVIRONMENT_VARIABLES: dict[str, str] = {
@@ -25,6 +28,10 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "VIZLOG_SPOOL_DIR": "local directory for what a remote logdir (s3://, gs://, ...) cannot "
     "send while its store is unreachable, and for the Visdom spool of a remote logdir "
     "(default ~/.cache/vizlog/spool)",
+    "VIZLOG_SYSTEM_METRICS": "1 to log CPU, memory and GPU metrics under system/ from a "
+    "background thread, as Logger(system_metrics=True) does (default 0)",
+    "VIZLOG_SYSTEM_INTERVAL": "seconds between two system metric samples, at least 1 "
+    f"(default {DEFAULT_SYSTEM_INTERVAL:g})",
     "VIZLOG_NPM_REGISTRY": "npm registry that `vizlog visdom-assets` fetches Visdom's web "
     "assets from (default https://registry.npmjs.org)",
 }
@@ -69,6 +76,36 @@ def spool_dir() -> str:
     """Local home of what a remote logdir cannot send yet (the store's outage spool)."""
     default = os.path.join(env("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "vizlog", "spool")
     return os.path.expanduser(env("VIZLOG_SPOOL_DIR") or default)
+
+
+def system_metrics() -> bool:
+    """Whether Loggers made without ``system_metrics=`` sample system metrics."""
+    value = env("VIZLOG_SYSTEM_METRICS")
+    if value is None:
+        return False
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise VizlogValueError(f"VIZLOG_SYSTEM_METRICS: expected 1 or 0, got {value!r}")
+
+
+def system_interval() -> float:
+    """Seconds between two system metric samples (``VIZLOG_SYSTEM_INTERVAL``)."""
+    value = env("VIZLOG_SYSTEM_INTERVAL")
+    if value is None:
+        return DEFAULT_SYSTEM_INTERVAL
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not MIN_SYSTEM_INTERVAL <= seconds < float("inf"):
+        raise VizlogValueError(
+            f"VIZLOG_SYSTEM_INTERVAL: expected a number of seconds >= {MIN_SYSTEM_INTERVAL:g}, "
+            f"got {value!r}"
+        )
+    return seconds
 
 
 def visdom_server() -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from vizlog import config, distributed, lifecycle, logdirs, sinks
+from vizlog import system_metrics as system_metrics_
 from vizlog.backends.base import Backend
 from vizlog.concepts import common
 from vizlog.deferred import Pending
@@ -33,6 +34,8 @@ class FanOut:
         *,
         all_ranks: bool = False,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        system_metrics: bool | None = None,
+        system_interval: float | None = None,
         **backend_options: Any,
     ) -> None:
         queue_size = sinks.check_queue_size(queue_size)
@@ -40,6 +43,7 @@ class FanOut:
         # that works on rank 0 works (and does nothing) on the others.
         names, classes, capture = sinks.resolve(backend)
         sinks.check_options(classes, backend_options)
+        sample_every = system_metrics_.resolve(system_metrics, system_interval)
         self.rank = distributed.rank()
         self._off = not distributed.is_logging_rank(self.rank, all_ranks)
         logdir = logdirs.normalise(os.fspath(config.logdir() if logdir is None else logdir))
@@ -54,6 +58,10 @@ class FanOut:
         self._warned: set[tuple[str, str]] = set()
         self._closed = False
         self._pid = os.getpid()
+        # before register(): a close() at exit may come as soon as the Logger is registered
+        self._sampler = None if self._off or sample_every is None else (
+            # self is the Logger: the sampler logs through its scalar()
+            system_metrics_.SystemSampler(self, sample_every))  # type: ignore[arg-type]
         if self._sinks:
             lifecycle.register(self)
 
@@ -134,6 +142,8 @@ class FanOut:
         backend that hangs cannot hang the process; False if the time ran out.
         """
         deadline = None if timeout is None else time.monotonic() + _seconds(timeout, "close")
+        if self._sampler is not None:
+            self._sampler.stop()
         with self._lock:
             if self._closed:
                 return True

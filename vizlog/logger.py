@@ -52,6 +52,10 @@ class Logger(FanOut):
         all_ranks: under distributed training only rank 0 logs by default; with
             ``all_ranks=True`` every rank logs into ``<logdir>/rank<r>``.
         queue_size: records a background backend may hold before a logging call waits.
+        system_metrics: sample CPU, memory and GPU metrics under ``system/`` from a background
+            thread (``vizlog.system_metrics``); ``None`` reads ``VIZLOG_SYSTEM_METRICS``.
+        system_interval: seconds between two samples; ``None`` reads
+            ``VIZLOG_SYSTEM_INTERVAL`` (default 10).
         **backend_options: passed to the backends that take them (for example ``server`` and
             ``env`` for Visdom, ``flush_secs`` and ``storage_options`` (the store's fsspec
             options: ``endpoint_url``, ``key``, ...) for TensorBoard).
