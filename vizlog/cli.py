@@ -28,9 +28,6 @@ class CliError(Exception):
     """A failure to report as one line, without a traceback."""
 
 
-# --- serve --------------------------------------------------------------------------------
-
-
 def _logdir_default() -> str:
     return os.environ.get("VIZLOG_LOGDIR") or "runs"
 
@@ -156,9 +153,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-# --- visdom-assets ------------------------------------------------------------------------
-
-
 def _add_assets_parser(sub: Any) -> None:
     assets = sub.add_parser(
         "visdom-assets",
@@ -221,9 +215,6 @@ def _cmd_assets(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- export -------------------------------------------------------------------------------
-
-
 def _add_export_parser(sub: Any) -> None:
     export = sub.add_parser(
         "export",
@@ -263,9 +254,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
         runs = len({row["run"] for row in rows})
         print(f"wrote {len(rows)} scalars from {runs} run(s) to {args.output}", file=sys.stderr)
     return 0
-
-
-# --- replay -------------------------------------------------------------------------------
 
 
 def _add_replay_parser(sub: Any) -> None:
@@ -308,9 +296,6 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- upload -------------------------------------------------------------------------------
-
-
 def _add_upload_parser(sub: Any) -> None:
     upload = sub.add_parser(
         "upload", help="send what a run left unsent (its store was unreachable) to its store",
@@ -333,9 +318,6 @@ def _cmd_upload(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- info ---------------------------------------------------------------------------------
-
-
 def _add_info_parser(sub: Any) -> None:
     info = sub.add_parser(
         "info",
@@ -351,9 +333,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     print(render())
     return 0
-
-
-# --- main ---------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
