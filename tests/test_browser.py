@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +58,7 @@ def viewers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Viewers]:
     pytest.importorskip("torch")
     pytest.importorskip("visdom")
     root = tmp_path_factory.mktemp("viewers")
-    env = "demo-" + uuid.uuid4().hex[:6]
+    env = "demo"  # the server is this module's own
     with servers.serve("visdom", port=0, env_path=root / "visdom-env") as visdom:
         logdir = root / "logs" / "demo"
         with vizlog.Logger(["tensorboard", "visdom"], logdir=logdir, server=visdom.url,
