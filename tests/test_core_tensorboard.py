@@ -58,6 +58,22 @@ def test_scalars_one_run_per_key_shared_by_main_tags(tmp_path, writer_backend):
         "acc/train": 3, "acc/val": 3, "loss/test": 1, "loss/train": 3, "loss/val": 3}
 
 
+def test_scalars_keys_of_a_resumed_run_are_purged_too(tmp_path, writer_backend):
+    """``purge_step`` hides what each key logged at that step or later, as for the run's own
+    tags, and ``filename_suffix`` ends the keys' event files too."""
+    with vizlog.Logger(writer_backend, logdir=tmp_path) as log:
+        for step in range(10):
+            log.scalars("loss", {"train": float(step)}, step)
+    with vizlog.Logger(writer_backend, logdir=tmp_path, purge_step=4,
+                       filename_suffix=".resumed") as log:
+        for step in range(4, 7):
+            log.scalars("loss", {"train": -float(step)}, step)
+    shown = [(e.step, e.value) for e in accumulate(tmp_path / "train").Scalars("loss")]
+    assert shown == [(0, 0.0), (1, 1.0), (2, 2.0), (3, 3.0), (4, -4.0), (5, -5.0), (6, -6.0)]
+    assert len([p for p in (tmp_path / "train").iterdir()
+                if p.name.endswith(".resumed.vizlog-scalars-key")]) == 1
+
+
 def test_histogram_counts_and_bins_match_the_writers(tmp_path, writer_backend):
     values = torch.randn(5000, generator=torch.Generator().manual_seed(0))
     with vizlog.Logger(writer_backend, logdir=tmp_path) as log:

@@ -43,11 +43,18 @@ def is_key_file(file_name: str) -> bool:
 
 class KeyRuns:
     """One event file per key (in the run's store: a directory or an object store), opened
-    at the key's first value and kept for the run."""
+    at the key's first value and kept for the run.
 
-    def __init__(self, store: Any, flush_secs: float) -> None:
+    ``filename_suffix`` and ``purge_step`` are the run's: a resumed run purges what its keys
+    logged at that step or later, as it purges its own points (no zig-zag in the key's line).
+    """
+
+    def __init__(self, store: Any, flush_secs: float, filename_suffix: str = "",
+                 purge_step: int | None = None) -> None:
         self._store = store
         self._flush_secs = flush_secs
+        self._suffix = filename_suffix + KEY_FILE_SUFFIX
+        self._purge_step = purge_step
         self._files: dict[str, Any] = {}
 
     def write(self, record: Scalars) -> None:
@@ -55,7 +62,7 @@ class KeyRuns:
             file = self._files.get(key)
             if file is None:
                 file = self._files[key] = self._store.event_file(
-                    self._flush_secs, filename_suffix=KEY_FILE_SUFFIX, run=key_dir_name(key))
+                    self._flush_secs, self._suffix, self._purge_step, run=key_dir_name(key))
             file.write(scalar_event(record.tag, value, record.step, record.walltime))
 
     def flush_if_due(self) -> None:

@@ -87,7 +87,7 @@ class SummaryWriterBackend(Backend):
         self._layout: dict[str, dict[str, list[Any]]] = {}  # the latest custom_scalars
         self._runs: dict[str, storage.EventSink] = {}  # sub-runs named by hparams(run_name=...)
         self._session_end: Any = None  # written at close when the run holds hparams
-        self._keys = KeyRuns(self._store, self.flush_secs)
+        self._keys = KeyRuns(self._store, self.flush_secs, filename_suffix, purge_step)
         self._write: dict[type[Record], Callable[[Any], Any]] = {
             Scalar: self._scalar,
             Scalars: self._keys.write,
