@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
         hparams = {"lr": args.lr, "batch_size": args.batch_size, "hidden": HIDDEN,
                    "optimizer": "sgd"}
-        log.hparams(hparams, {"val/accuracy": None, "loss/val": None})
+        log.hparams(hparams, {"val/accuracy": None})  # a metric is a scalar() tag
         log.custom_scalars({"validation": {"accuracy, 95% interval": [
             "Margin", ["val/accuracy", "val/accuracy_low", "val/accuracy_high"]]}})
         log.graph(model, x_train[:2])
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         log.mesh("val_features_3d", points / points.abs().max(), colours, step=step)
         log.video("hidden/weights_over_epochs", torch.stack(frames, dim=1), step, fps=2)
         log.audio("loss/sound", loss_sound(losses), step, sample_rate=8000)
-        log.hparams(hparams, {"val/accuracy": accuracy, "loss/val": None}, step=args.epochs)
+        log.hparams(hparams, {"val/accuracy": accuracy}, step=args.epochs)
         log.text("summary", f"validation accuracy **{accuracy:.2%}** after {args.epochs} "
                             f"epochs ({step} steps)", step)
         backends, logdir = log.backends, log.logdir
