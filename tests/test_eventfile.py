@@ -92,3 +92,13 @@ def test_framed_scalars_beyond_the_memory_bound_are_counted_as_dropped(tmp_path,
     events.write_framed(eventfile.scalar_frames(points), len(points))  # over it: dropped
     assert events.dropped == 3
     events.close()
+
+
+def test_event_files_sort_in_the_order_they_were_opened(tmp_path) -> None:
+    """TensorBoard reads a run's files in name order: the tenth file of a process must not
+    sort before the ninth (a resumed run's purge would then come first)."""
+    files = [eventfile.EventFile(str(tmp_path)) for _ in range(12)]
+    names = [f.path for f in files]
+    for f in files:
+        f.close()
+    assert sorted(names) == names

@@ -193,7 +193,7 @@ class EventFile:
     def _open_new(self) -> None:
         os.makedirs(self.logdir, exist_ok=True)
         name = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
-                f"{os.getpid()}.{next(_file_counter)}{self._suffix}")
+                f"{os.getpid()}.{next(_file_counter):06d}{self._suffix}")
         self.path = os.path.join(self.logdir, name)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._size = 0  # bytes of complete records in the file

@@ -150,7 +150,7 @@ class ObjectEventFile:
         self._uploader = uploader
         self._base_interval = flush_secs
         self.prefix = (f"{run + '/' if run else ''}events.out.tfevents.{int(time.time()):010d}."
-                       f"{socket.gethostname()}.{os.getpid()}.{next(_object_files)}")
+                       f"{socket.gethostname()}.{os.getpid()}.{next(_object_files):06d}")
         self._suffix = filename_suffix
         self._pending: list[bytes] = []
         if purge_step is not None:  # at the start of the first object
