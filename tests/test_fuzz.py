@@ -470,7 +470,7 @@ def test_pr_curve_raw(fuzzer):
 
     @SETTINGS
     @given(tag=tags, curves=mostly(st.lists(curve, min_size=6, max_size=6), odd), step=steps,
-           num_thresholds=st.one_of(st.integers(-2, 200), junk))
+           num_thresholds=mostly(st.integers(2, 200), st.one_of(st.integers(-2, 1), junk)))
     def run(tag, curves, step, num_thresholds):
         fuzzer.call("pr_curve_raw", tag, *curves, step=step, num_thresholds=num_thresholds)
 
