@@ -70,6 +70,11 @@ def processes_with_arg(needle: str) -> list[int]:
     return found
 
 
+
+def _default_sigint() -> None:
+    """A job started in the background inherits SIGINT ignored; Ctrl-C is what is tested."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 class Running:
     """``python -m vizlog serve ...`` in its own session, its output read line by line."""
 
@@ -80,6 +85,7 @@ class Running:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            preexec_fn=_default_sigint,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.stdout: list[str] = []

@@ -79,6 +79,8 @@ def _start(how: str, root: Path, server_url: str, extra_env: dict[str, str] | No
         [sys.executable, str(CHILD), mode, str(N), json.dumps(runs)],
         cwd=REPO, env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
+        # a job started in the background inherits SIGINT ignored; Ctrl-C is what is tested
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     return Child(how, root, envs, process)
 
