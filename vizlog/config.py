@@ -56,20 +56,27 @@ def logdir() -> str:
     return env("VIZLOG_LOGDIR") or os.path.join("runs", default_run_name())
 
 
-def flush_secs() -> float:
-    """How often the TensorBoard writers flush: the most a SIGKILL can lose, in seconds."""
-    value = env("VIZLOG_FLUSH_SECS")
+def _env_seconds(name: str, default: float, minimum: float, inclusive: bool,
+                 expected: str) -> float:
+    """A number of seconds from ``name``: finite, above ``minimum`` (or equal to it when
+    ``inclusive``); anything else is a ``VizlogValueError`` saying what was ``expected``."""
+    value = env(name)
     if value is None:
-        return DEFAULT_FLUSH_SECS
+        return default
     try:
         seconds = float(value)
     except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise VizlogValueError(
-            f"VIZLOG_FLUSH_SECS: expected a positive number of seconds, got {value!r}"
-        )
+        seconds = float("nan")
+    low_ok = seconds >= minimum if inclusive else seconds > minimum
+    if not (low_ok and seconds < float("inf")):
+        raise VizlogValueError(f"{name}: expected {expected}, got {value!r}")
     return seconds
+
+
+def flush_secs() -> float:
+    """How often the TensorBoard writers flush: the most a SIGKILL can lose, in seconds."""
+    return _env_seconds("VIZLOG_FLUSH_SECS", DEFAULT_FLUSH_SECS, 0.0, False,
+                        "a positive number of seconds")
 
 
 def spool_dir() -> str:
@@ -93,19 +100,8 @@ def system_metrics() -> bool:
 
 def system_interval() -> float:
     """Seconds between two system metric samples (``VIZLOG_SYSTEM_INTERVAL``)."""
-    value = env("VIZLOG_SYSTEM_INTERVAL")
-    if value is None:
-        return DEFAULT_SYSTEM_INTERVAL
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not MIN_SYSTEM_INTERVAL <= seconds < float("inf"):
-        raise VizlogValueError(
-            f"VIZLOG_SYSTEM_INTERVAL: expected a number of seconds >= {MIN_SYSTEM_INTERVAL:g}, "
-            f"got {value!r}"
-        )
-    return seconds
+    return _env_seconds("VIZLOG_SYSTEM_INTERVAL", DEFAULT_SYSTEM_INTERVAL, MIN_SYSTEM_INTERVAL,
+                        True, f"a number of seconds >= {MIN_SYSTEM_INTERVAL:g}")
 
 
 def visdom_server() -> str:

@@ -215,12 +215,6 @@ def _forget_spares() -> None:
 os.register_at_fork(after_in_child=_forget_spares)
 
 
-def check_size(numel: int, bins: Any, method: str = "histogram") -> None:
-    """Histograms need at least one value."""
-    if numel == 0:
-        raise VizlogValueError(f"{where(method, 'values')}: cannot make a histogram of no values")
-
-
 def bin_values(array: np.ndarray, bins: Any, max_bins: int | None = None) -> dict[str, Any]:
     """The fields of a ``Histogram`` record, binned exactly as the TensorBoard writers bin.
 

@@ -15,7 +15,6 @@ from vizlog.concepts.histogram import (
     bin_snapshot,
     bin_values,
     check_bins,
-    check_size,
     histogram_input,
 )
 from vizlog.errors import VizlogValueError
@@ -35,8 +34,7 @@ def prepare(values: Any, bins: Any, max_bins: Any = None,
             max_bins, int | np.integer) or max_bins < 1):
         raise VizlogValueError(f"{where(method, 'max_bins')}: expected None or a count >= 1")
     if common.is_cuda(values):  # binned where the tensor lives without waiting; only counts travel
-        common.check_numeric_tensor(values, method, "values")
-        check_size(values.numel(), bins, method)
+        common.check_numeric_tensor(values, method, "values")  # refuses an empty one too
         return bin_later(values, bins, max_bins), None, 0
     array, dropped = histogram_input(values, bins, method)
     if array.size > BIN_LATER_ABOVE:  # binned later, from a private copy

@@ -104,18 +104,25 @@ def _scalar_middle(tag: str) -> bytes:
     return b"\x2a" + _varint(len(value) + 4) + value
 
 
+def _new_scalar_middle(tag: str) -> bytes:
+    """``_scalar_middle`` of a tag not in the cache yet, kept there while it has room."""
+    middle = _scalar_middle(tag)
+    if len(_scalar_middles) < _MAX_CACHED_TAGS:
+        _scalar_middles[tag] = middle
+    return middle
+
+
+def _float32(value: float) -> bytes:
+    try:
+        return _FLOAT.pack(value)
+    except OverflowError:  # beyond float32: the protobuf stores an infinity
+        return _FLOAT.pack(float("inf") if value > 0 else float("-inf"))
+
+
 def scalar_event(tag: str, value: float, step: int, walltime: float) -> bytes:
     """The Event ``SummaryWriter.add_scalar`` writes: Summary.Value(tag, simple_value)."""
-    middle = _scalar_middles.get(tag)
-    if middle is None:
-        middle = _scalar_middle(tag)
-        if len(_scalar_middles) < _MAX_CACHED_TAGS:
-            _scalar_middles[tag] = middle
-    try:
-        packed = _FLOAT.pack(value)
-    except OverflowError:  # beyond float32: the protobuf stores an infinity
-        packed = _FLOAT.pack(float("inf") if value > 0 else float("-inf"))
-    return _event_head(step, walltime) + middle + packed
+    middle = _scalar_middles.get(tag) or _new_scalar_middle(tag)
+    return _event_head(step, walltime) + middle + _float32(value)
 
 
 def scalar_frames(points: Iterable[tuple[str, float, int, float]]) -> bytes:
@@ -126,15 +133,11 @@ def scalar_frames(points: Iterable[tuple[str, float, int, float]]) -> bytes:
     middles = _scalar_middles
     one_byte = _ONE_BYTE_VARINTS
     for tag, value, step, walltime in points:
-        middle = middles.get(tag)
-        if middle is None:
-            middle = _scalar_middle(tag)
-            if len(middles) < _MAX_CACHED_TAGS:
-                middles[tag] = middle
-        try:
+        middle = middles.get(tag) or _new_scalar_middle(tag)
+        try:  # inline: the common case costs no call
             packed = _FLOAT.pack(value)
         except OverflowError:
-            packed = _FLOAT.pack(float("inf") if value > 0 else float("-inf"))
+            packed = _float32(value)
         event = b"\x09" + _DOUBLE.pack(walltime) if walltime else b""
         if step:
             event += b"\x10" + (one_byte[step] if 0 < step < 0x80 else _varint(step))
