@@ -278,3 +278,19 @@ def test_f_cuda_nan_warnings() -> None:
         log.flush()
     text = " ".join(str(w.message) for w in caught)
     assert "'loss' is nan" in text and "'all-nan' at step 0 has no finite values" in text
+
+
+@pytest.mark.parametrize(("name", "bad", "good"), [
+    ("VIZLOG_FLUSH_SECS", ["0", "-1", "nan", "inf", "soon"], "0.5"),
+    ("VIZLOG_SYSTEM_INTERVAL", ["0.5", "nan", "inf", "often"], "1"),
+])
+def test_seconds_from_the_environment_are_checked(monkeypatch, name, bad, good) -> None:
+    from vizlog import config
+
+    read = config.flush_secs if name == "VIZLOG_FLUSH_SECS" else config.system_interval
+    for value in bad:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(VizlogError, match=name):
+            read()
+    monkeypatch.setenv(name, good)
+    assert read() == float(good)
