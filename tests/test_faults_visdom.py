@@ -85,8 +85,9 @@ def _messages(caught) -> list[str]:
 
 
 class LostAnswerThenPartition:
-    """Lets the first update reach the server but loses its answer; then nothing gets
-    through (the client is cut off from the server for the rest of the run)."""
+    """Lets the first request with points reach the server but loses its answer; then
+    nothing gets through (the client is cut off from the server for the rest of the run).
+    A new window's points go whole (``/events``), an existing one's as appends (``/update``)."""
 
     def __init__(self, real):
         self.real, self.cut = real, False
@@ -95,7 +96,7 @@ class LostAnswerThenPartition:
         if self.cut:
             raise VisdomUnavailable("connection refused")
         answer = self.real.post(endpoint, message, timeout)
-        if endpoint == "update":
+        if endpoint in ("update", "events"):
             self.cut = True
             raise VisdomUnavailable("no answer in time")
         return answer

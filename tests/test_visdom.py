@@ -231,9 +231,10 @@ def test_many_points_of_a_window_go_in_one_request(visdom_server, tmp_path):
             records.append(Text("log", step, 0.0, f"at {step}"))
     backend.write_batch(records)
     backend.flush()  # records may be held up to SEND_INTERVAL to share requests
-    updates = spy.calls.count("update")
+    calls = list(spy.calls)
     backend.close()
-    assert updates == 3  # one append per window, for 2,010 records
+    # one request per window for 2,010 records: the new line windows are sent whole
+    assert calls.count("update") == 1 and calls.count("events") == 2
     windows = read_windows(visdom_server, env)
     assert trace(windows["scalar:a"], "a")["x"] == list(range(1000))
     assert trace(windows["scalar:b"], "b")["y"][-1] == -999.0
@@ -355,18 +356,26 @@ def test_server_killed_and_restarted_every_point_once(tmp_path, start_visdom, sa
     assert Spool(tmp_path / "run").pending == 0
 
 
-def test_answer_lost_after_delivery_is_not_sent_twice(visdom_server, tmp_path):
-    """A request that reached the server but whose answer was lost (timeout, reset)."""
+@pytest.mark.parametrize("endpoint", ["events", "update"])
+def test_answer_lost_after_delivery_is_not_sent_twice(visdom_server, tmp_path, endpoint):
+    """A request that reached the server but whose answer was lost (timeout, reset): a new
+    window goes whole (``/events``); one already on the server gets appends (``/update``)."""
     env = _env()
+    first = 0
+    if endpoint == "update":  # an earlier run left the window on the server
+        earlier = VisdomBackend(str(tmp_path / "earlier"), server=visdom_server.url, env=env)
+        earlier.write_batch([Scalar("loss", s, 0.0, float(s)) for s in range(10)])
+        earlier.close()
+        first = 10
     backend = VisdomBackend(str(tmp_path), server=visdom_server.url, env=env)
     real = backend._http
 
     class LoseOneAnswer(CountingHTTP):
         lost = False
 
-        def post(self, endpoint, message, timeout=None):
-            answer = super().post(endpoint, message, timeout)
-            if endpoint == "update" and not self.lost:
+        def post(self, endpoint_, message, timeout=None):
+            answer = super().post(endpoint_, message, timeout)
+            if endpoint_ == endpoint and not self.lost:
                 self.lost = True
                 raise VisdomUnavailable("answer lost")
             return answer
@@ -374,9 +383,10 @@ def test_answer_lost_after_delivery_is_not_sent_twice(visdom_server, tmp_path):
     backend._http = LoseOneAnswer(real)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        backend.write_batch([Scalar("loss", s, 0.0, float(s)) for s in range(100)])
+        backend.write_batch([Scalar("loss", s, 0.0, float(s)) for s in range(first, 100)])
         backend.flush()  # send now rather than after SEND_INTERVAL
-        assert backend.spool.pending == 100  # not confirmed, so kept
+        assert backend._http.lost
+        assert backend.spool.pending == 100 - first  # not confirmed, so kept
         backend.write_batch([Scalar("loss", s, 0.0, float(s)) for s in range(100, 150)])
         backend.close()  # reconnects, sees the 100 points arrived, sends only the rest
     assert trace(read_windows(visdom_server, env)["scalar:loss"], "loss")["x"] == list(range(150))

@@ -110,8 +110,10 @@ class VisdomHTTP:
                 )
         return session
 
-    def post(self, endpoint: str, message: dict[str, Any], timeout: float | None = None) -> str:
-        """POST ``message`` as JSON to ``/<endpoint>``; the answer's text.
+    def post(self, endpoint: str, message: dict[str, Any] | str,
+             timeout: float | None = None) -> str:
+        """POST ``message`` as JSON (or JSON text already encoded) to ``/<endpoint>``; the
+        answer's text.
 
         ``timeout`` (seconds to wait for the answer) overrides the session's read timeout.
         """
@@ -120,7 +122,7 @@ class VisdomHTTP:
         if self._session is None:
             self._session = self._open()
         try:
-            body = json.dumps(message, allow_nan=False)
+            body = message if isinstance(message, str) else json.dumps(message, allow_nan=False)
         except ValueError as exc:  # a NaN that the payload builders did not turn into None
             raise VisdomRejected(f"cannot encode the message for /{endpoint}: {exc}") from exc
         try:

@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from vizlog.backends.visdom.copies import WindowCopies
 from vizlog.backends.visdom.payloads import APPEND, Op, count_for
 
 #: points kept for re-sending; more forces a save of the environment
@@ -81,6 +82,9 @@ class Ledger:
         self._written_unsaved: dict[str, Op] = {}
         #: the journal file must start afresh (the environment was saved)
         self.journal_reset = False
+        #: whole copies of the line windows this process created (``copies.py``); kept in
+        #: memory only: another process appends to them
+        self.copies = WindowCopies()
 
     # ------------------------------------------------------------------ what the sender reports
 
@@ -92,13 +96,35 @@ class Ledger:
         self.ops[key] = dataclasses.replace(op, items=())
         self.inflight[key] = count
 
-    def confirmed_append(self, op: Op, items: Sequence[Any]) -> None:
+    def sends_whole(self, op: Op) -> bool:
+        """Whether ``op``'s window is sent whole: a line window that was not on the server
+        at the last reconcile and that nothing was appended to, or one already copied."""
+        win = op.win
+        if self.copies.decided(win):
+            return win in self.copies
+        if (op.mode != APPEND or op.template.get("type") == "text" or win in self.baseline
+                or any(known.win == win for known in self.ops.values())):
+            self.copies.append_to(win)
+            return False
+        self.copies.adopt(win, op.template)
+        return True
+
+    def whole_restored(self, win: str) -> None:
+        """``win`` was sent whole from its copy: the server holds exactly the copy."""
+        for key, op in self.ops.items():
+            if op.win == win:
+                self.counts[key] = min(self.copies.count(win, name) for name in op.names)
+                self.inflight.pop(key, None)
+
+    def confirmed_append(self, op: Op, items: Sequence[Any],
+                         encoded: tuple[str, list[str]] | None = None) -> None:
         key = op.key
         if key not in self.counts:
             self.counts[key] = count_for(self.baseline.get(op.win, {}), op)
             self.ops[key] = dataclasses.replace(op, items=())
         self.counts[key] += len(items)
         self.inflight.pop(key, None)
+        self.copies.add(op, items, encoded)
         self.journal.setdefault(key, []).extend(items)
         self.journal_size += len(items)
         self.dirty = True

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vizlog.backends.visdom.connection import expired, within
+from vizlog.backends.visdom.copies import encode
 from vizlog.backends.visdom.http import VisdomHTTP, VisdomRejected
 from vizlog.backends.visdom.payloads import (
     APPEND,
@@ -98,6 +99,17 @@ class Sender:
         head = self.spool.read(CHUNK, CHUNK_BYTES) if self.spool.pending else []
         result = ledger.reconcile(counts, [record_ops(r, self.options) for r in head])
         self.checkpoint()
+        # a window this process created and the server lost is put back whole from its copy
+        gone = {op.win for op, _ in result.resend} | set(result.unrecoverable)
+        for win in sorted(win for win in gone if win in ledger.copies):
+            if expired(deadline, self.typical):
+                return False
+            answer = self.post("events", ledger.copies.message(win, self.env))
+            if answer != win:
+                raise VisdomRejected(answer[:200] or "empty answer")
+            ledger.whole_restored(win)
+            result.unrecoverable.pop(win, None)
+        result.resend = [(op, items) for op, items in result.resend if op.win not in ledger.copies]
         for win, lost in result.unrecoverable.items():
             warnings.warn(
                 f"vizlog: the Visdom server lost {lost} points of window {win!r} that were "
@@ -148,10 +160,23 @@ class Sender:
             for op in record_ops(record, self.options):
                 if op.key not in finished:
                     groups.setdefault(op.key, []).append((i, op))
+        # a window sent whole goes once, with the groups of all its traces
+        whole: dict[str, list[list[tuple[int, Op]]]] = {}
+        for members in groups.values():
+            first = members[0][1]
+            if first.mode == APPEND and ledger.sends_whole(first):
+                whole.setdefault(first.win, []).append(members)
         for key, members in groups.items():
+            first = members[0][1]
+            if first.win in whole:
+                if key != whole[first.win][0][0][1].key:
+                    continue  # sent with the window's first trace
+                if expired(deadline, self.typical):
+                    return False
+                self._send_whole(first.win, whole[first.win], records, done, checkpoint)
+                continue
             if expired(deadline, self.typical):
                 return False
-            first = members[0][1]
             try:
                 if first.mode == APPEND:
                     items = [item for _, op in members for item in op.items]
@@ -171,6 +196,38 @@ class Sender:
             if checkpoint:
                 self.spool.commit()
         return True
+
+    def _send_whole(self, win: str, traces: list[list[tuple[int, Op]]],
+                    records: Sequence[Record], done: dict[int, set[str]],
+                    checkpoint: bool) -> None:
+        """New points of a window this process created: the window replaced by its copy
+        plus them (``copies.py``), counted per trace as appends are."""
+        ledger = self.spool.ledger
+        pending = []
+        for members in traces:
+            first = members[0][1]
+            items = [item for _, op in members for item in op.items]
+            pending.append((first, items, encode(first, items)))
+            ledger.sending(first, len(items))
+        if checkpoint:
+            self.spool.commit()
+        try:
+            body = ledger.copies.message(win, self.env, [(op, enc) for op, _, enc in pending])
+            answer = self.post("events", body)
+            if answer != win:
+                raise VisdomRejected(answer[:200] or "empty answer")
+            for op, items, enc in pending:
+                ledger.confirmed_append(op, items, enc)
+        except VisdomRejected as exc:
+            for op, _, _ in pending:
+                ledger.refused(op)
+            self.reject(pending[0][0], [records[i] for members in traces for i, _ in members],
+                        exc)
+        for members in traces:
+            for i, op in members:
+                done.setdefault(i, set()).add(op.key)
+        if checkpoint:
+            self.spool.commit()
 
     def send_replace(self, op: Op) -> None:
         if op.mode == WINDOW:
@@ -192,7 +249,7 @@ class Sender:
         """Ask the server to write the environment to its disk."""
         self.post("save", {"data": [self.env], "eid": self.env})
 
-    def post(self, endpoint: str, message: dict[str, Any]) -> str:
+    def post(self, endpoint: str, message: dict[str, Any] | str) -> str:
         """One request, timed.  Its timeout is the read timeout, cut short only by a hard
         deadline (closing): other deadlines only stop new requests from being begun, so
         that a slow server is not taken for a dead one."""

@@ -1,0 +1,110 @@
+"""Line windows this process created are sent whole (``/events``), others get appends.
+
+Against a real Visdom server: what the server holds is read back, and the requests made are
+counted on the way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+import warnings
+
+import pytest
+
+from tests.test_visdom import CountingHTTP, read_windows, trace
+from vizlog.backends.visdom import copies
+from vizlog.backends.visdom.backend import VisdomBackend
+from vizlog.records import Scalar, Scalars
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _env() -> str:
+    return "w" + uuid.uuid4().hex[:10]
+
+
+def _scalars(tag: str, steps: range) -> list[Scalar]:
+    return [Scalar(tag, s, 0.0, float(s) / 2) for s in steps]
+
+
+def test_a_new_window_is_sent_whole_each_time(visdom_server, tmp_path):
+    env = _env()
+    backend = VisdomBackend(str(tmp_path), server=visdom_server.url, env=env)
+    spy = backend._http = CountingHTTP(backend._http)
+    for start in (0, 100, 200):  # three sends: the window grows by 100 points each time
+        backend.write_batch(_scalars("loss", range(start, start + 100)))
+        backend.write_batch([Scalars("acc", s, 0.0, {"train": s, "val": -s, "test": float("nan")})
+                             for s in range(start, start + 100)])
+        backend.flush()
+    backend.close()
+    assert spy.calls.count("update") == 0
+    assert spy.calls.count("events") == 6  # one per window per send
+    windows = read_windows(visdom_server, env)
+    loss = trace(windows["scalar:loss"], "loss")
+    assert loss["x"] == list(range(300)) and loss["y"] == [s / 2 for s in range(300)]
+    acc = windows["scalars:acc"]["content"]["data"]
+    assert [t["name"] for t in acc] == ["train", "val", "test"]  # first-logged order
+    assert acc[1]["y"] == [-float(s) for s in range(300)]
+    assert acc[2]["y"] == [None] * 300  # NaN is a gap, as with appends
+    assert windows["scalars:acc"]["title"] == "acc"
+
+
+def test_a_window_already_on_the_server_gets_appends_and_keeps_its_points(
+        visdom_server, tmp_path):
+    env = _env()
+    earlier = VisdomBackend(str(tmp_path / "earlier"), server=visdom_server.url, env=env)
+    earlier.write_batch(_scalars("loss", range(50)))
+    earlier.close()
+    backend = VisdomBackend(str(tmp_path / "now"), server=visdom_server.url, env=env)
+    spy = backend._http = CountingHTTP(backend._http)
+    backend.write_batch(_scalars("loss", range(50, 80)))
+    backend.flush()
+    backend.close()
+    assert spy.calls.count("update") == 1 and spy.calls.count("events") == 0
+    assert trace(read_windows(visdom_server, env)["scalar:loss"], "loss")["x"] == list(range(80))
+
+
+def test_a_window_past_its_size_limit_goes_on_with_appends(visdom_server, tmp_path, monkeypatch):
+    monkeypatch.setattr(copies, "WINDOW_POINTS", 150)
+    env = _env()
+    backend = VisdomBackend(str(tmp_path), server=visdom_server.url, env=env)
+    spy = backend._http = CountingHTTP(backend._http)
+    for start in range(0, 400, 100):
+        backend.write_batch(_scalars("loss", range(start, start + 100)))
+        backend.flush()
+    backend.close()
+    # whole at 100 points, whole again to 200 (the copy is then let go), appends after that
+    assert spy.calls.count("events") == 2 and spy.calls.count("update") == 2
+    assert trace(read_windows(visdom_server, env)["scalar:loss"], "loss")["x"] == list(range(400))
+
+
+def test_a_server_that_lost_its_disk_gets_the_whole_window_back(tmp_path, start_visdom):
+    """The server saved, then came back with none of its files: appends could only resend
+    what was logged since the save; the copy puts back every point, with no warning, even
+    for a window that gets no new points."""
+    env = _env()
+    server = start_visdom(env_path=tmp_path / "env-a")
+    backend = VisdomBackend(str(tmp_path / "run"), server=server.url, env=env, save_interval=0.05)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        backend.write_batch(_scalars("loss", range(300)))
+        backend.flush()
+        time.sleep(0.1)
+        backend.write_batch(_scalars("loss", range(300, 310)))
+        backend.flush()  # saved by now: the ledger's journal no longer holds the first 300
+        assert backend.spool.ledger.journal_size < 300
+        os.killpg(server.pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
+        backend.write_batch(_scalars("other", range(5)))
+        backend.flush()  # refused: into the spool
+        fresh = start_visdom(port=server.port, env_path=tmp_path / "env-b")
+        backend.write_batch(_scalars("other", range(5, 10)))
+        backend.close()
+    lost = [w for w in caught if "cannot be resent" in str(w.message)]
+    assert lost == []
+    windows = read_windows(fresh, env)
+    assert trace(windows["scalar:loss"], "loss")["x"] == list(range(310))
+    assert trace(windows["scalar:other"], "other")["x"] == list(range(10))
