@@ -1,8 +1,9 @@
 """Case 4: sustained delivery to Visdom, points per second that actually arrive.
 
-Both clients write the same five scalar series into windows that already hold
-``delivery_prefill`` points each (a run in progress: the server's cost of every update grows
-with the window, so empty windows would flatter both), each into its own environment.  The
+Both clients write the same five scalar series, each into its own environment: once into
+windows that already hold ``delivery_prefill`` points each (a run in progress, resumed: the
+server's cost of every update grows with the window), and once into no window at all (a
+fresh run: the windows are created by the first call; vizlog then sends them whole).  The
 raw client makes one ``Visdom.line(update="append")`` call per point; vizlog logs its points
 as fast as the training thread can and ``flush()`` returns when the server has them.  Points
 are counted by reading the windows back (``get_window_data``); the rate is points arrived
@@ -36,9 +37,9 @@ def _prefill(client: Any, env: str, win: str, name: str, count: int) -> None:
 
 
 def run(ctx: Context) -> list[Row]:
-    # a run in progress, and a fresh run (one point per window: the raw client needs the
-    # window to exist), where the server's per-update cost is smallest and raw does best
-    return [_row(ctx, ctx.sizes.delivery_prefill), _row(ctx, 1)]
+    # a run in progress, and a fresh run (no window yet: the raw client's first append creates
+    # it), where the server's per-update cost is smallest and raw does best
+    return [_row(ctx, ctx.sizes.delivery_prefill), _row(ctx, 0)]
 
 
 def _row(ctx: Context, prefill: int) -> Row:
@@ -50,7 +51,7 @@ def _row(ctx: Context, prefill: int) -> Row:
 
     def raw_rate(r: int) -> float:
         env = f"bench-delivery-raw-{prefill}-{r}"
-        for tag in TAGS:
+        for tag in TAGS if prefill else ():
             _prefill(client, env, tag, tag, prefill)
         begin = time.perf_counter()
         for step in range(sizes.delivery_raw_rounds):
@@ -64,7 +65,7 @@ def _row(ctx: Context, prefill: int) -> Row:
 
     def vizlog_rate(r: int) -> float:
         env = f"bench-delivery-vizlog-{prefill}-{r}"
-        for tag in TAGS:
+        for tag in TAGS if prefill else ():
             _prefill(client, env, f"scalar:{tag}", tag, prefill)
         log = vizlog.Logger("visdom", logdir=ctx.path("delivery-vizlog"), server=ctx.visdom.url,
                             env=env)
@@ -85,7 +86,7 @@ def _row(ctx: Context, prefill: int) -> Row:
     expected = {"vizlog": sizes.delivery_vizlog_rounds * len(TAGS),
                 "raw": sizes.delivery_raw_rounds * len(TAGS)}
     complete = all(n == expected[k] for k, ns in arrived.items() for n in ns)
-    where = "fresh windows" if prefill <= 1 else f"windows of {prefill:,} points"
+    where = "fresh windows" if not prefill else f"windows of {prefill:,} points"
     return Row(
         case=f"4. Visdom delivery, {len(TAGS)} series, {where}",
         vizlog=v, raw=w, unit="pts/s", ratio=v / w,
