@@ -19,6 +19,7 @@ turns those window specs into operations and the operations into request bodies.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ class Op:
     template: dict[str, Any] = field(default_factory=dict)
     message: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """What the op changes: a trace of a window, or the window as a whole."""
         if self.mode == WINDOW:
