@@ -52,6 +52,11 @@ DEFAULT_SAVE_INTERVAL = 60.0
 #: it shares with training) far less.  A live plot lags by at most about this, plus the
 #: sender's idle tick (0.1 s) when logging stops.
 SEND_INTERVAL = 1.0
+#: ... and longer when sending takes long: a send that took ``t`` seconds (the sender's work
+#: and the server's, which grows with the windows) waits ``t / SEND_SHARE`` (at most
+#: ``SEND_INTERVAL_MAX``) before the next, so that a long run's growing windows keep to
+#: about this share of the time
+SEND_SHARE, SEND_INTERVAL_MAX = 0.1, 10.0
 #: seconds one batch or idle tick may spend sending (no request is begun after that)
 SLICE_SECONDS = 2.0
 #: ... one ``flush()`` and one ``close()`` given no timeout of their own
@@ -123,6 +128,7 @@ class VisdomBackend(Backend):
         self.delivered = 0  # records fully delivered by this backend (for replay's count)
         self._held: list[Record] = []  # waiting to be sent together (at most SEND_INTERVAL)
         self._sent_at = time.monotonic()
+        self._send_took = 0.0  # seconds the last send took (see SEND_SHARE)
         self._commit_due = False  # the ledger must go to disk with the spool
         self.notices = Notices(self.server, self.env, self.spool)
 
@@ -148,7 +154,7 @@ class VisdomBackend(Backend):
         """Hold records for up to ``SEND_INTERVAL`` so that each window gets one request for
         many points, then deliver them if the server answers, else spool them."""
         self._held.extend(records)
-        if len(self._held) >= CHUNK or time.monotonic() - self._sent_at >= SEND_INTERVAL:
+        if len(self._held) >= CHUNK or self._send_due():
             self._send_held(time.monotonic() + SLICE_SECONDS)
             self._report()
         return []
@@ -169,7 +175,7 @@ class VisdomBackend(Backend):
         if self._closed:
             return
         deadline = time.monotonic() + SLICE_SECONDS
-        if self._held and time.monotonic() - self._sent_at >= SEND_INTERVAL:
+        if self._held and self._send_due():
             self._send_held(deadline)
         self._catch_up(deadline)
         self._report()
@@ -226,11 +232,19 @@ class VisdomBackend(Backend):
 
     # ------------------------------------------------------------------ sending
 
+    def _send_due(self) -> bool:
+        wait = max(SEND_INTERVAL, min(SEND_INTERVAL_MAX, self._send_took / SEND_SHARE))
+        return time.monotonic() - self._sent_at >= wait
+
     def _send_held(self, deadline: float) -> None:
         records, self._held = self._held, []
         self._sent_at = time.monotonic()
         if not records:
             return
+        self._send_records(records, deadline)
+        self._send_took = time.monotonic() - self._sent_at
+
+    def _send_records(self, records: list[Record], deadline: float) -> None:
         if self.spool.pending:  # after what waits already, in order
             self.spool.append(records)
             if self._ensure_connected(deadline):
