@@ -15,6 +15,7 @@ import warnings
 import pytest
 
 from tests.test_visdom import CountingHTTP, read_windows, trace
+from vizlog.backends.visdom import backend as visdom_backend
 from vizlog.backends.visdom import copies
 from vizlog.backends.visdom.backend import VisdomBackend
 from vizlog.records import Scalar, Scalars
@@ -108,3 +109,31 @@ def test_a_server_that_lost_its_disk_gets_the_whole_window_back(tmp_path, start_
     windows = read_windows(fresh, env)
     assert trace(windows["scalar:loss"], "loss")["x"] == list(range(310))
     assert trace(windows["scalar:other"], "other")["x"] == list(range(10))
+
+
+def test_sends_are_spaced_by_how_long_they_take(visdom_server, tmp_path):
+    """A send that took ``t`` (here a server slowed to 0.2 s a request) is followed by the
+    next only ``t / SEND_SHARE`` later, not after the usual ``SEND_INTERVAL``."""
+
+    class Slow(CountingHTTP):
+        def post(self, endpoint, message, timeout=None):
+            if endpoint == "events":
+                time.sleep(0.2)
+            return super().post(endpoint, message, timeout)
+
+    backend = VisdomBackend(str(tmp_path), server=visdom_server.url, env=_env())
+    spy = backend._http = Slow(backend._http)
+    backend.write_batch(_scalars("loss", range(10)))
+    backend.flush()
+    took = backend._send_took
+    assert took >= 0.2
+    sends = spy.calls.count("events")
+    backend.write_batch(_scalars("loss", range(10, 20)))
+    time.sleep(visdom_backend.SEND_INTERVAL + 0.1)
+    backend.tick()
+    if time.monotonic() - backend._sent_at < took / visdom_backend.SEND_SHARE:
+        assert spy.calls.count("events") == sends  # due by the interval, held by the pace
+    time.sleep(max(0.0, took / visdom_backend.SEND_SHARE - visdom_backend.SEND_INTERVAL))
+    backend.tick()
+    assert spy.calls.count("events") == sends + 1
+    backend.close()
