@@ -5,8 +5,9 @@ loop does while it waits for the device.  Each step logs five scalars and one ``
 dict of three values.  The same loop runs with no logging and with vizlog in rounds of two
 adjacent blocks (their order alternating), and with the raw writer every few rounds; a
 block's mean step time is one sample.  Each block ends with a flush (not timed in the step)
-so that no variant leaves work behind for the next one; for Visdom that flush sends every
-window each block, more often than the one send per second of a real run.
+so that no variant leaves work behind for the next one; Visdom's blocks are longer (its
+sender sends once a second: a flush every 0.4 s would make it send more often than in a
+run).
 
 These machines' speed drifts by several percent from one block to the next, so the overhead
 is the median over rounds of vizlog's block against the no-logging block beside it, with a
@@ -171,8 +172,8 @@ def _run(ctx: Context) -> list[Row]:
 
     model, inputs, targets, optimizer = _model()
     loss_fn = torch.nn.CrossEntropyLoss()
-    steps = ctx.sizes.loop_steps
     counter = [0]
+    steps = ctx.sizes.loop_steps
 
     def train(log: Log | None) -> float:
         """One block of steps; returns the mean step time in ns."""
@@ -198,6 +199,10 @@ def _run(ctx: Context) -> list[Row]:
     rows = []
     rounds = max(2, ctx.sizes.loop_repeats)
     for backend, make in makers.items():
+        # Visdom's blocks last at least its send interval (1 s): a flush after each shorter
+        # block would make it send more often than it does in a run
+        steps = ctx.sizes.loop_steps_visdom if backend == "visdom" else ctx.sizes.loop_steps
+        raw_every = 2 * RAW_EVERY if backend == "visdom" else RAW_EVERY  # 15 s a raw block
         # One backend at a time: only its raw writer and its Logger are alive while its
         # blocks run, so the other backends' threads do not weigh on its numbers.
         with quiet():
@@ -227,7 +232,7 @@ def _run(ctx: Context) -> list[Row]:
                     samples["vizlog"].append(train(timed_log))
                     viz_flush()  # the block's leftovers must not land in the next block
                     cpu += background()
-                if r % RAW_EVERY == RAW_EVERY // 2 or (r == rounds - 1 and not samples["raw"]):
+                if r % raw_every == raw_every // 2 or (r == rounds - 1 and not samples["raw"]):
                     samples["raw"].append(train(raw_log))
                     raw_flush()
             close()
