@@ -6,6 +6,7 @@ counted on the way.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -18,6 +19,8 @@ from tests.test_visdom import CountingHTTP, read_windows, trace
 from vizlog.backends.visdom import backend as visdom_backend
 from vizlog.backends.visdom import copies
 from vizlog.backends.visdom.backend import VisdomBackend
+from vizlog.backends.visdom.payloads import APPEND, Op
+from vizlog.backends.visdom.views import line_trace
 from vizlog.records import Scalar, Scalars
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -137,3 +140,34 @@ def test_sends_are_spaced_by_how_long_they_take(visdom_server, tmp_path):
     backend.tick()
     assert spy.calls.count("events") == sends + 1
     backend.close()
+
+
+def _op(win: str, names: tuple[str, ...], items: tuple) -> Op:
+    return Op(win=win, mode=APPEND, names=names, items=items,
+              template={"layout": {"title": win}, "opts": {"title": win}})
+
+
+def test_the_whole_message_holds_what_appends_would_have_built():
+    held = copies.WindowCopies()
+    held.adopt("w", {"layout": {"title": "w"}, "opts": {"title": "w"}})
+    first = _op("w", ("a", "b"), ((0, (1.5, float("inf"))), (1, (2.5, 3.0))))
+    held.add(first, first.items)
+    new = _op("w", ("c",), ((7, (float("nan"),)),))
+    message = json.loads(held.message("w", "env", [(new, copies.encode(new, new.items))]))
+    assert message["eid"] == "env" and message["win"] == "w"
+    assert message["layout"] == {"title": "w"} and message["opts"] == {"title": "w"}
+    expected = [line_trace("a", [0, 1], [1.5, 2.5]), line_trace("b", [0, 1], [None, 3.0]),
+                line_trace("c", [7], [None])]
+    assert message["data"] == expected
+    assert held.count("w", "a") == 2 and held.count("w", "c") == 0  # "c" not confirmed yet
+
+
+def test_copies_past_their_memory_budget_are_let_go_largest_first(monkeypatch):
+    monkeypatch.setattr(copies, "TOTAL_BYTES", 3_000)
+    held = copies.WindowCopies()
+    for win, points in (("small", 10), ("large", 150), ("medium", 60)):
+        held.adopt(win, {"layout": {}, "opts": {}})
+        op = _op(win, ("y",), tuple((i, (0.123456789,)) for i in range(points)))
+        held.add(op, op.items)
+    assert "large" not in held and "small" in held and "medium" in held
+    assert held.decided("large")  # appended to from now on, never adopted again
