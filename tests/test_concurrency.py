@@ -71,6 +71,8 @@ class _LoggingDataset:
 
     def __getitem__(self, i: int) -> np.ndarray:
         self.log.scalar("from_worker", float(i), i)
+        self.log.scalar("loss", 99.0, 100 + i)  # a tag the parent logged (its quick path)
+        self.log.scalars("pair", {"a": 99.0}, 100 + i)
         self.log.text("from_worker_text", "worker", i)
         self.log.flush()
         return np.full(4, i, dtype=np.float32)
@@ -82,6 +84,7 @@ def test_forked_dataloader_workers_leave_the_parents_files_alone(tmp_path):
 
     with vizlog.Logger("tensorboard", logdir=tmp_path) as log:
         log.scalar("loss", 1.0, 0)
+        log.scalars("pair", {"a": 1.0}, 0)
         log.flush()
         files_before = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
         loader = DataLoader(_LoggingDataset(log), batch_size=8, num_workers=2,
@@ -94,6 +97,7 @@ def test_forked_dataloader_workers_leave_the_parents_files_alone(tmp_path):
     acc = accumulate(tmp_path)
     assert [(e.step, e.value) for e in acc.Scalars("loss")] == [(0, 1.0), (1, 2.0)]
     assert "from_worker" not in acc.Tags()["scalars"]
+    assert [e.step for e in accumulate(tmp_path / "a").Scalars("pair")] == [0]
     assert acc.Tags()["tensors"] == []  # no text from the workers either
 
 

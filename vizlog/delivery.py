@@ -158,7 +158,8 @@ class BackgroundDelivery:
             queue = self._queue
             if not queue:
                 self._behind_since = time.monotonic()
-            elif len(queue) >= self._queue_size or self._too_far_behind():
+            elif len(queue) >= self._queue_size or (
+                    self._max_lag is not None and self._too_far_behind()):
                 self._wait_for_sender()
             queue.append(record)
             # Waking the sender for every record costs the training thread a GIL hand-over

@@ -8,6 +8,7 @@ its arguments and handing records to ``_emit``.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import warnings
@@ -22,6 +23,10 @@ from vizlog.deferred import Pending
 from vizlog.delivery import DEFAULT_QUEUE_SIZE, Sink
 from vizlog.errors import VizlogValueError
 from vizlog.records import Record
+
+#: tags already checked, remembered per Logger (up to this many) so that the common call
+#: (``Logger.scalar`` with a float, an int step and a tag logged before) skips the checks
+MAX_KNOWN_TAGS = 10_000
 
 
 class FanOut:
@@ -58,6 +63,7 @@ class FanOut:
         self._warned: set[tuple[str, str]] = set()
         self._closed = False
         self._pid = os.getpid()
+        self._known_tags: set[str] = set()
         # before register(): a close() at exit may come as soon as the Logger is registered
         self._sampler = None if self._off or sample_every is None else (
             # self is the Logger: the sampler logs through its scalar()
@@ -75,9 +81,34 @@ class FanOut:
         raise KeyError(f"backend {name!r} is not in use; in use: {', '.join(self.backends)}")
 
     def _active(self) -> bool:
-        # Off on other ranks, after close(), and in a forked child (DataLoader workers): the
-        # parent's files and threads are not ours to touch.
-        return not (self._off or self._closed or os.getpid() != self._pid)
+        """Off on other ranks and in a forked child (DataLoader workers: the parent's files
+        and threads are not ours to touch, see ``forked``); after ``close()`` too, with a
+        warning naming the calling method."""
+        if self._closed and not self._off:
+            self._warn_closed(sys._getframe(1).f_code.co_name)
+        return not (self._off or self._closed)
+
+    def forked(self) -> None:
+        """Called in a forked child (``lifecycle``): this copy of the Logger stays silent."""
+        self._off = True
+
+    def _known(self, tag: str) -> str:
+        """``tag``, checked, remembered as good."""
+        if len(self._known_tags) < MAX_KNOWN_TAGS:
+            self._known_tags.add(tag)
+        return tag
+
+    def _hand_over(self, kind: str, tag: str, step: int, record: Record) -> bool:
+        """``_emit`` for the common call, whose record is made already (an explicit step,
+        checked); False, with ``_emit``'s warning, when the Logger is closed."""
+        with self._lock:
+            if self._closed:
+                self._warn_closed(kind)
+                return False
+            self._last_step[(kind, tag)] = step
+            for sink in self._sinks:
+                sink.write(record)
+        return True
 
     def _step(self, kind: str, tag: str, step: Any, method: str) -> int:
         """Called under the lock: the explicit step, or one more than the tag's last."""
@@ -103,8 +134,7 @@ class FanOut:
         with ``close()`` is either delivered before it or reported as too late."""
         with self._lock:
             if self._closed:
-                self.warn_once("closed", method, f"vizlog: {method}() after the Logger was "
-                               "closed; nothing is logged (create a new Logger to log more)")
+                self._warn_closed(method)
                 return None
             number = self._step(kind, tag, step, method)
             made = make(number)
@@ -112,6 +142,10 @@ class FanOut:
                 for sink in self._sinks:
                     sink.write(record)
         return number
+
+    def _warn_closed(self, method: str) -> None:
+        self.warn_once("closed", method, f"vizlog: {method}() after the Logger was closed; "
+                       "nothing is logged (create a new Logger to log more)")
 
     def warn_once(self, kind: str, tag: str, message: str) -> None:
         """One warning per (kind, tag); safe from any thread."""

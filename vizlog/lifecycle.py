@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 class Closable(Protocol):
     def close(self, timeout: float | None = None) -> object: ...
+    def forked(self) -> None: ...
 
 
 #: seconds each background backend gets to finish at exit or SIGTERM
@@ -211,6 +212,8 @@ def _register_child_finalizer() -> None:
 def _forget_after_fork() -> None:
     # The child has none of the parent's threads; its copies of the loggers stay silent.
     global _closing_lock
+    for logger in _open:
+        logger.forked()
     _open.clear()
     _closing_lock = threading.Lock()
     _terminating.clear()

@@ -32,6 +32,7 @@ from vizlog.concepts import (
     tensorboard_event,
     video,
 )
+from vizlog.concepts.common import STEP_MAX, STEP_MIN
 from vizlog.concepts.figure import figure_pixels
 from vizlog.deferred import Pending
 from vizlog.errors import VizlogTypeError
@@ -74,11 +75,18 @@ class Logger(FanOut):
         ``(precision, display_name, description)`` for TensorBoard, as the drop-in's
         ``add_scalar(new_style=, double_precision=, display_name=, summary_description=)``.
         """
+        if (type(value) is float and type(step) is int and type(tag) is str
+                and tag in self._known_tags and walltime is None and reduce is None
+                and not style and not self._off and STEP_MIN <= step <= STEP_MAX
+                and self._hand_over("scalar", tag, step, Scalar(tag, step, time.time(), value))):
+            if not math.isfinite(value):
+                self._warn_not_finite(tag, value, step)
+            return
         if reduce is not None:
             value = distributed.all_reduce(value, reduce)
         if not self._active():
             return
-        tag = common.check_tag(tag, "scalar")
+        tag = self._known(common.check_tag(tag, "scalar"))
         wall = self._walltime(walltime, "scalar")
         if style:
             style = scalar.check_style(style)
@@ -109,15 +117,29 @@ class Logger(FanOut):
     def scalars(self, main_tag: str, tag_value_dict: dict[str, Any], step: int | None = None,
                 walltime: float | None = None) -> None:
         """Several numbers drawn in one chart, one line per key."""
-        if not self._active():
-            return
-        main_tag = common.check_tag(main_tag, "scalars", "main_tag")
-        values = scalar.scalar_dict(tag_value_dict)
-        wall = self._walltime(walltime, "scalars")
-        used = self._emit("scalars", main_tag, step, "scalars",
-                          lambda s: Scalars(main_tag, s, wall, values))
-        bad = [k for k, v in values.items() if not math.isfinite(v)]
-        if bad and used is not None:
+        known = self._known_tags
+        if (type(tag_value_dict) is dict and type(step) is int and type(main_tag) is str
+                and main_tag in known and walltime is None and tag_value_dict
+                and known.issuperset(tag_value_dict) and not self._off
+                and all(type(v) is float for v in tag_value_dict.values())
+                and STEP_MIN <= step <= STEP_MAX):
+            values = dict(tag_value_dict)
+            record = Scalars(main_tag, step, time.time(), values)
+            if not self._hand_over("scalars", main_tag, step, record):
+                return
+            used: int | None = step
+        else:
+            if not self._active():
+                return
+            main_tag = self._known(common.check_tag(main_tag, "scalars", "main_tag"))
+            values = scalar.scalar_dict(tag_value_dict)
+            for key in values:
+                self._known(key)
+            wall = self._walltime(walltime, "scalars")
+            used = self._emit("scalars", main_tag, step, "scalars",
+                              lambda s: Scalars(main_tag, s, wall, values))
+        if used is not None and not all(map(math.isfinite, values.values())):
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
             self.warn_once("scalars", main_tag,
                            f"vizlog: scalars {main_tag!r} has non-finite {bad} at step {used}")
 
