@@ -239,9 +239,11 @@ class BackgroundDelivery:
                 continue
             records: list[Record] = []
             for item in batch:
-                if type(item) is not _Marker:
-                    record = self._resolve(item)
-                    if record is not None:
+                kind = type(item)
+                if kind is not _Marker:
+                    if kind is not Pending:  # a record made on the training thread
+                        records.append(item)
+                    elif (record := self._resolve(item)) is not None:
                         records.append(record)
                     continue
                 if records:

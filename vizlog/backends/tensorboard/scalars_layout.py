@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from vizlog.backends.tensorboard.eventfile import scalar_event
+from vizlog.backends.tensorboard.eventfile import scalar_frames
 from vizlog.backends.tensorboard.projector import safe_path_part
 from vizlog.records import Scalars
 
@@ -63,7 +63,8 @@ class KeyRuns:
             if file is None:
                 file = self._files[key] = self._store.event_file(
                     self._flush_secs, self._suffix, self._purge_step, run=key_dir_name(key))
-            file.write(scalar_event(record.tag, value, record.step, record.walltime))
+            file.write_framed(scalar_frames(((record.tag, value, record.step, record.walltime),)),
+                              1)
 
     def flush_if_due(self) -> None:
         for file in self._files.values():
