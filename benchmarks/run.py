@@ -22,6 +22,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from benchmarks import (  # noqa: E402 - the repository root must be importable first
+    case_codec,
     case_cuda,
     case_delivery,
     case_histogram,
@@ -46,6 +47,7 @@ CASES = {
     "7": case_model.run,
     "8": case_remote.run,
     "9": case_system.run,
+    "10": case_codec.run,
     "cuda": case_cuda.run,
 }
 

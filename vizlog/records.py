@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from vizlog.concepts.edges import TENSORFLOW_EDGES, edge_slice
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -240,7 +242,27 @@ def _decode_array(value: dict[str, Any]) -> np.ndarray:
     data = base64.b64decode(value["__array__"])
     if value.get("zlib"):
         data = zlib.decompress(data)
-    return np.frombuffer(bytearray(data), dtype=value["dtype"]).reshape(value["shape"])
+    array = np.frombuffer(bytearray(data), dtype=value["dtype"]).reshape(value["shape"])
+    return array.astype(value["as"]) if "as" in value else array
+
+
+def _histogram_payload(record: Histogram) -> dict[str, Any]:
+    """A histogram's fields, its arrays small: limits that are a slice of the default edges
+    (nearly always) as that slice's bounds, and whole-number counts as the smallest unsigned
+    integers that hold them (a float64 again when read back, bit for bit)."""
+    payload = {name: getattr(record, name) for name in _FIELD_NAMES[Histogram]}
+    bounds = edge_slice(record.bucket_limits)
+    payload["bucket_limits"] = ({"__edges__": list(bounds)} if bounds is not None
+                                else _encode_array(record.bucket_limits))
+    counts = record.bucket_counts
+    peak = counts.max(initial=0.0)
+    if counts.dtype == np.float64 and counts.min(initial=0.0) >= 0 and peak < 2**53:
+        narrow = counts.astype(np.uint32 if peak < 2**32 else np.uint64)
+        if np.array_equal(narrow, counts):
+            payload["bucket_counts"] = dict(_encode_array(narrow), **{"as": "<f8"})
+            return payload
+    payload["bucket_counts"] = _encode_array(counts)
+    return payload
 
 
 def _encode(value: Any) -> Any:
@@ -259,6 +281,9 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if "__array__" in value:
             return _decode_array(value)
+        if "__edges__" in value:
+            start, stop = value["__edges__"]
+            return TENSORFLOW_EDGES[start:stop].copy()
         if "__ndarray__" in value:  # spool lines written before arrays were stored as bytes
             array = np.asarray(value["__ndarray__"], dtype=value["dtype"])
             return array.reshape(value["shape"])
@@ -280,6 +305,8 @@ def to_json(record: Record) -> str:
     if type(record) is Scalar and not record.style:  # the bulk of a spool: no dispatch
         payload = {"tag": record.tag, "step": record.step, "walltime": record.walltime,
                    "value": record.value}
+    elif type(record) is Histogram:
+        payload = _histogram_payload(record)
     else:
         payload = {name: _encode(getattr(record, name)) for name in _FIELD_NAMES[type(record)]}
     payload["kind"] = record.kind

@@ -17,22 +17,8 @@ import numpy as np
 from vizlog.concepts import binning
 from vizlog.concepts.common import to_numpy, where
 from vizlog.concepts.device import to_host_async
+from vizlog.concepts.edges import TENSORFLOW_EDGES
 from vizlog.errors import VizlogTypeError, VizlogValueError
-
-
-def _tensorflow_edges() -> np.ndarray:
-    """The writers' default bins for ``bins="tensorflow"``: +-1e-12 * 1.1**k up to 1e20, and 0."""
-    v = 1e-12
-    buckets = []
-    while v < 1e20:
-        buckets.append(v)
-        v *= 1.1
-    positive = np.array(buckets)
-    return np.concatenate([-positive[::-1], [0.0], positive])
-
-
-TENSORFLOW_EDGES = _tensorflow_edges()
-
 
 NUMPY_BIN_RULES = frozenset({"auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"})
 
