@@ -1,14 +1,16 @@
 """Delivery: the training thread hands records over; one thread per backend writes them.
 
-Handing a record over costs an append to a deque under a lock, so slow I/O (event files,
-HTTP) never runs on the training thread.  The sender is not woken for each record (every
-wake-up takes the GIL from the training thread): it looks every ``POLL_SECONDS``, and at
-once when a batch of ``WAKE_AT`` records, a full queue, a flush or a close is waiting.
+Handing a record over costs an append to a deque (under a lock, or for the quick path's
+packed records without one), so slow I/O (event files, HTTP) never runs on the training
+thread.  The sender is not woken for each record (every
+wake-up takes the GIL from the training thread): it looks every ``backend.poll_seconds``
+(TensorBoard: a second), and at once when a batch of ``WAKE_AT`` records, a full queue, a
+flush or a close is waiting.
 
 Two bounds hold the training thread back, and only when the sender cannot keep up: the queue
 holds at most ``queue_size`` records, and a backend with a ``max_lag`` (TensorBoard: what a
-SIGKILL may lose) never lets its oldest queued record get older than that.  Nothing is ever
-dropped to keep up.
+SIGKILL may lose) never lets the sender go longer than that without taking the queued
+records.  Nothing is ever dropped to keep up.
 
 One record that a backend fails to write is set aside and counted; the records around it are
 written.  Failures are reported as warnings that repeat with the running count.
@@ -23,12 +25,12 @@ from collections import deque
 from typing import Any, Protocol
 
 from vizlog.backends.base import Backend
-from vizlog.deferred import Pending, resolve
+from vizlog.deferred import Packed, Pending, resolve
 from vizlog.records import Record
 
 DEFAULT_QUEUE_SIZE = 100_000
 MAX_BATCH = 10_000
-#: the sender looks for records this often (and calls the backend's ``tick`` when idle)
+#: a waiting caller checks this often that the sender is still alive
 POLL_SECONDS = 0.1
 #: ... or as soon as this many are queued, or a flush or close is asked for
 WAKE_AT = 1_000
@@ -42,6 +44,7 @@ class Sink(Protocol):
     backend: Backend
 
     def write(self, item: Record | Pending) -> None: ...
+    def put(self, item: Packed) -> None: ...
     def flush(self, timeout: float | None = None) -> bool: ...
     def close(self, timeout: float | None = None) -> bool: ...
 
@@ -98,7 +101,7 @@ class InlineDelivery:
         self.backend = backend
         self.failures = FailureCounter(backend.name)
 
-    def write(self, item: Record | Pending) -> None:
+    def write(self, item: Record | Pending | Packed) -> None:
         try:
             record = resolve(item)
         except Exception as exc:  # noqa: BLE001 - deferred work failing on one record
@@ -106,6 +109,9 @@ class InlineDelivery:
             return
         if record is not None:
             self.backend.write(record)
+
+    def put(self, item: Packed) -> None:
+        self.write(item)
 
     def flush(self, timeout: float | None = None) -> bool:
         self.backend.flush(_deadline(timeout))
@@ -142,8 +148,12 @@ class BackgroundDelivery:
         self._has_room = threading.Condition(self._lock)
         self._sender_waiting = False
         self._markers = 0  # flush/close requests queued: the sender must not doze
-        #: when the oldest record still queued was queued (None: the queue is empty)
-        self._behind_since: float | None = None
+        #: when the sender last took the queued records (``time.monotonic()``)
+        self._taken_at = time.monotonic()
+        self._lag_bound = float("inf") if self._max_lag is None else self._max_lag
+        self._poll = backend.poll_seconds
+        #: ``put`` appends without the lock below this length, ``write`` from there on
+        self._put_below = min(queue_size, WAKE_AT)
         self._closed = False
         self.failures = FailureCounter(backend.name)
         self._thread = threading.Thread(
@@ -153,13 +163,19 @@ class BackgroundDelivery:
 
     # ---------------------------------------------------------------- training-thread side
 
-    def write(self, record: Record | Pending) -> None:
+    def put(self, item: Packed) -> None:
+        """``write`` for the quick path: an append without the lock (atomic, as deque's
+        are) while neither bound is near; ``write`` when one may be."""
+        queue = self._queue
+        if len(queue) < self._put_below and time.monotonic() - self._taken_at < self._lag_bound:
+            queue.append(item)
+        else:
+            self.write(item)
+
+    def write(self, record: Record | Pending | Packed) -> None:
         with self._lock:
             queue = self._queue
-            if not queue:
-                self._behind_since = time.monotonic()
-            elif len(queue) >= self._queue_size or (
-                    self._max_lag is not None and self._too_far_behind()):
+            if queue and (len(queue) >= self._queue_size or self._too_far_behind()):
                 self._wait_for_sender()
             queue.append(record)
             # Waking the sender for every record costs the training thread a GIL hand-over
@@ -168,12 +184,11 @@ class BackgroundDelivery:
                 self._has_items.notify()
 
     def _too_far_behind(self) -> bool:
-        return (self._max_lag is not None and self._behind_since is not None
-                and time.monotonic() - self._behind_since > self._max_lag)
+        return time.monotonic() - self._taken_at > self._lag_bound
 
     def _wait_for_sender(self) -> None:
         """Under the lock: wake the sender and wait until it has taken records."""
-        while ((len(self._queue) >= self._queue_size or self._too_far_behind())
+        while (self._queue and (len(self._queue) >= self._queue_size or self._too_far_behind())
                and self._thread.is_alive()):
             self._has_items.notify()
             self._has_room.wait(POLL_SECONDS)
@@ -193,6 +208,13 @@ class BackgroundDelivery:
         done = self._request(_Marker(close=True, timeout=timeout), timeout)
         self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self.failures.report_rest()
+        late = 0 if self._thread.is_alive() else sum(
+            type(item) is not _Marker for item in self._queue)
+        if late:  # a quick-path call racing with close(): too late, and said so
+            warnings.warn(
+                f"vizlog: {late} record(s) logged while the Logger was closing came after its "
+                f"last write to the {self.name!r} backend and were not written",
+                RuntimeWarning, stacklevel=2)
         return done
 
     def _request(self, marker: _Marker, timeout: float | None) -> bool:
@@ -217,17 +239,14 @@ class BackgroundDelivery:
         with self._lock:
             if len(self._queue) < WAKE_AT and not self._markers:
                 self._sender_waiting = True
-                self._has_items.wait(POLL_SECONDS)
+                self._has_items.wait(self._poll)
                 self._sender_waiting = False
-            batch: list[Any] = []
-            queue = self._queue
-            while queue and len(batch) < MAX_BATCH:
-                item = queue.popleft()
-                if type(item) is _Marker:
-                    self._markers -= 1
-                batch.append(item)
-            if not queue:
-                self._behind_since = None
+            # from the left, one at a time: ``put`` may append meanwhile, without the lock
+            take = self._queue.popleft
+            batch = [take() for _ in range(min(len(self._queue), MAX_BATCH))]
+            if self._markers:  # they are queued under the lock: none arrives meanwhile
+                self._markers -= sum(type(item) is _Marker for item in batch)
+            self._taken_at = time.monotonic()
             self._has_room.notify_all()
         return batch
 
@@ -241,7 +260,9 @@ class BackgroundDelivery:
             for item in batch:
                 kind = type(item)
                 if kind is not _Marker:
-                    if kind is not Pending:  # a record made on the training thread
+                    if kind is tuple:  # packed by the quick path
+                        records.append(item[0](*item[1:]))
+                    elif kind is not Pending:  # a record made on the training thread
                         records.append(item)
                     elif (record := self._resolve(item)) is not None:
                         records.append(record)

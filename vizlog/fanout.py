@@ -26,6 +26,7 @@ from vizlog.records import Record
 
 #: tags already checked, remembered per Logger (up to this many) so that the common call
 #: (``Logger.scalar`` with a float, an int step and a tag logged before) skips the checks
+#: and the lock: it packs its record and puts it straight into each backend's queue
 MAX_KNOWN_TAGS = 10_000
 
 
@@ -58,8 +59,14 @@ class FanOut:
         self.backends: tuple[str, ...] = () if self._off else names
         self._sinks: list[Sink] = [] if self._off else sinks.open_sinks(
             classes, logdir, backend_options, queue_size, capture)
+        #: what the quick path puts a packed record in, one per backend (``Sink.put``)
+        self._puts = tuple(sink.put for sink in self._sinks)
         self._lock = threading.Lock()
-        self._last_step: dict[tuple[str, str], int] = {}
+        #: each kind's last step per tag; the quick path writes the first two directly
+        self._scalar_steps: dict[str, int] = {}
+        self._scalars_steps: dict[str, int] = {}
+        self._last_step: dict[str, dict[str, int]] = {
+            "scalar": self._scalar_steps, "scalars": self._scalars_steps}
         self._warned: set[tuple[str, str]] = set()
         self._closed = False
         self._pid = os.getpid()
@@ -91,36 +98,29 @@ class FanOut:
     def forked(self) -> None:
         """Called in a forked child (``lifecycle``): this copy of the Logger stays silent."""
         self._off = True
+        self._known_tags = set()  # no quick path either (a new set: the lock may be held)
 
     def _known(self, tag: str) -> str:
-        """``tag``, checked, remembered as good."""
-        if len(self._known_tags) < MAX_KNOWN_TAGS:
-            self._known_tags.add(tag)
-        return tag
-
-    def _hand_over(self, kind: str, tag: str, step: int, record: Record) -> bool:
-        """``_emit`` for the common call, whose record is made already (an explicit step,
-        checked); False, with ``_emit``'s warning, when the Logger is closed."""
+        """``tag``, checked, remembered as good: from now on its calls may take the quick
+        path, which only a Logger that is open and not off may offer."""
         with self._lock:
-            if self._closed:
-                self._warn_closed(kind)
-                return False
-            self._last_step[(kind, tag)] = step
-            for sink in self._sinks:
-                sink.write(record)
-        return True
+            if len(self._known_tags) < MAX_KNOWN_TAGS and not (self._closed or self._off):
+                self._known_tags.add(tag)
+        return tag
 
     def _step(self, kind: str, tag: str, step: Any, method: str) -> int:
         """Called under the lock: the explicit step, or one more than the tag's last."""
-        key = (kind, tag)
+        steps = self._last_step.get(kind)
+        if steps is None:
+            steps = self._last_step[kind] = {}
         if step is None:
-            last = self._last_step.get(key)
+            last = steps.get(tag)
             value = 0 if last is None else last + 1
             if value > common.STEP_MAX:
                 raise VizlogValueError(f"{method}(step=...): the next step does not fit in 64 bits")
         else:
             value = common.to_step(step, method)
-        self._last_step[key] = value
+        steps[tag] = value
         return value
 
     @staticmethod
@@ -182,6 +182,7 @@ class FanOut:
             if self._closed:
                 return True
             self._closed = True
+            self._known_tags.clear()  # calls after this take the full path, which warns
         if os.getpid() != self._pid:
             return True
         done = True

@@ -77,9 +77,13 @@ class Logger(FanOut):
         """
         if (type(value) is float and type(step) is int and type(tag) is str
                 and tag in self._known_tags and walltime is None and reduce is None
-                and not style and not self._off and STEP_MIN <= step <= STEP_MAX
-                and self._hand_over("scalar", tag, step, Scalar(tag, step, time.time(), value))):
-            if not math.isfinite(value):
+                and not style and STEP_MIN <= step <= STEP_MAX):
+            # the quick path (``fanout.MAX_KNOWN_TAGS``): known tags are emptied at close
+            self._scalar_steps[tag] = step
+            packed = (Scalar, tag, step, time.time(), value)
+            for put in self._puts:
+                put(packed)
+            if value - value:  # NaN or infinite (no call: this runs on every step)
                 self._warn_not_finite(tag, value, step)
             return
         if reduce is not None:
@@ -120,13 +124,14 @@ class Logger(FanOut):
         known = self._known_tags
         if (type(tag_value_dict) is dict and type(step) is int and type(main_tag) is str
                 and main_tag in known and walltime is None and tag_value_dict
-                and known.issuperset(tag_value_dict) and not self._off
+                and known.issuperset(tag_value_dict)
                 and all(type(v) is float for v in tag_value_dict.values())
                 and STEP_MIN <= step <= STEP_MAX):
+            self._scalars_steps[main_tag] = step
             values = dict(tag_value_dict)
-            record = Scalars(main_tag, step, time.time(), values)
-            if not self._hand_over("scalars", main_tag, step, record):
-                return
+            packed = (Scalars, main_tag, step, time.time(), values)
+            for put in self._puts:
+                put(packed)
             used: int | None = step
         else:
             if not self._active():

@@ -31,6 +31,10 @@ class Backend:
         #: seconds the sender may fall behind before logging calls wait for it (None: no
         #: bound); a backend whose durability promise depends on it sets it
         self.max_lag: float | None = None
+        #: how often the sender looks for records when nothing calls for it sooner (every
+        #: look takes the GIL from the training thread, so a backend that only needs its
+        #: records by the next flush looks seldom)
+        self.poll_seconds = 0.1
 
     def write(self, record: Record) -> None:
         raise NotImplementedError
@@ -50,7 +54,7 @@ class Backend:
         return failed
 
     def tick(self) -> None:
-        """Called by the sender thread when idle (about twice a second): retries, saves."""
+        """Called by the sender thread when idle (every ``poll_seconds``): retries, saves."""
 
     def flush(self, deadline: float | None = None) -> None:
         """Make everything written so far durable or delivered.

@@ -51,12 +51,20 @@ def masked_crc32c(data: bytes) -> int:
 
 def frame(data: bytes) -> bytes:
     """One TFRecord: length, its checksum, the data, its checksum."""
-    header = _UINT64.pack(len(data))
-    crc = _crc32c(header)
-    head_crc = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-    crc = _crc32c(data)
-    data_crc = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-    return b"".join((header, _UINT32.pack(head_crc), data, _UINT32.pack(data_crc)))
+    return _frame_head(len(data)) + data + _UINT32.pack(masked_crc32c(data))
+
+
+#: a TFRecord's first 12 bytes (the length and its checksum) per length: scalar events
+#: come in a few lengths, so ``scalar_frames`` looks them up instead of checksumming
+_frame_heads: dict[int, bytes] = {}
+
+
+def _frame_head(length: int) -> bytes:
+    header = _UINT64.pack(length)
+    head = header + _UINT32.pack(masked_crc32c(header))
+    if length < 4096:  # the lengths of small events: a bounded set
+        _frame_heads[length] = head
+    return head
 
 
 _ONE_BYTE_VARINTS = [bytes((v,)) for v in range(0x80)]
@@ -67,6 +75,10 @@ def _varint(value: int) -> bytes:
         return _ONE_BYTE_VARINTS[value]
     if value < 0:
         value += 1 << 64
+    if value < 0x4000:  # the steps of most runs: two bytes
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    if value < 0x200000:
+        return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
@@ -131,6 +143,7 @@ def scalar_frames(points: Iterable[tuple[str, float, int, float]]) -> bytes:
     since scalars are most of what a run writes."""
     out = []
     middles = _scalar_middles
+    heads = _frame_heads
     one_byte = _ONE_BYTE_VARINTS
     for tag, value, step, walltime in points:
         middle = middles.get(tag) or _new_scalar_middle(tag)
@@ -142,12 +155,9 @@ def scalar_frames(points: Iterable[tuple[str, float, int, float]]) -> bytes:
         if step:
             event += b"\x10" + (one_byte[step] if 0 < step < 0x80 else _varint(step))
         event += middle + packed
-        header = _UINT64.pack(len(event))
-        crc = _crc32c(header)
-        head_crc = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
         crc = _crc32c(event)
-        data_crc = (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-        out.append(header + _UINT32.pack(head_crc) + event + _UINT32.pack(data_crc))
+        out.append((heads.get(len(event)) or _frame_head(len(event))) + event
+                   + _UINT32.pack((((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF))
     return b"".join(out)
 
 

@@ -59,12 +59,36 @@ class KeyRuns:
 
     def write(self, record: Scalars) -> None:
         for key, value in record.values.items():
-            file = self._files.get(key)
-            if file is None:
-                file = self._files[key] = self._store.event_file(
-                    self._flush_secs, self._suffix, self._purge_step, run=key_dir_name(key))
-            file.write_framed(scalar_frames(((record.tag, value, record.step, record.walltime),)),
-                              1)
+            self._file(key).write_framed(
+                scalar_frames(((record.tag, value, record.step, record.walltime),)), 1)
+
+    def write_many(self, records: list[Scalars], failed: list[tuple[Any, Exception]]) -> None:
+        """Several calls, each key's points encoded in one go; a key whose file fails
+        fails the records that hold it (added to ``failed``), the other keys go on."""
+        points: dict[str, list[tuple[str, float, int, float]]] = {}
+        for record in records:
+            for key, value in record.values.items():
+                point = (record.tag, value, record.step, record.walltime)
+                if (key_points := points.get(key)) is None:
+                    points[key] = [point]
+                else:
+                    key_points.append(point)
+        refused: dict[int, tuple[Any, Exception]] = {}
+        for key, key_points in points.items():
+            try:
+                self._file(key).write_framed(scalar_frames(key_points), len(key_points))
+            except Exception as exc:  # noqa: BLE001 - the other keys are written
+                for record in records:
+                    if key in record.values:
+                        refused.setdefault(id(record), (record, exc))
+        failed.extend(refused.values())
+
+    def _file(self, key: str) -> Any:
+        file = self._files.get(key)
+        if file is None:
+            file = self._files[key] = self._store.event_file(
+                self._flush_secs, self._suffix, self._purge_step, run=key_dir_name(key))
+        return file
 
     def flush_if_due(self) -> None:
         for file in self._files.values():

@@ -78,6 +78,7 @@ class SummaryWriterBackend(Backend):
         # buffer: each gets under half of flush_secs, so the sum stays under it.
         self._flush_every = self.flush_secs * 0.4
         self.max_lag = self.flush_secs * 0.4
+        self.poll_seconds = self.max_lag / 2  # records wait here or in the queue: the same
         self.summary = self.summary_module()
         self._store = storage.open_store(logdir, logdirs.check_options(storage_options))
         self._suffix = filename_suffix
@@ -116,9 +117,14 @@ class SummaryWriterBackend(Backend):
         failed: list[tuple[Record, Exception]] = []
         write = self._write
         scalars: list[Scalar] = []  # consecutive scalars are encoded together
+        keyed: list[Scalars] = []  # and the batch's scalars calls, per key (other files)
         for record in records:
-            if type(record) is Scalar and not record.style:
-                scalars.append(record)
+            kind = type(record)
+            if kind is Scalar and not record.style:  # type: ignore[attr-defined]
+                scalars.append(record)  # type: ignore[arg-type]
+                continue
+            if kind is Scalars:
+                keyed.append(record)  # type: ignore[arg-type]
                 continue
             if scalars:
                 self._scalar_run(scalars, failed)
@@ -129,6 +135,8 @@ class SummaryWriterBackend(Backend):
                 failed.append((record, exc))
         if scalars:
             self._scalar_run(scalars, failed)
+        if keyed:
+            self._keys.write_many(keyed, failed)
         self._flush_if_due()
         return failed
 
