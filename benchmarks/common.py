@@ -48,7 +48,6 @@ class Sizes:
     scalar_batch: int
     visdom_raw_batch: int
     loop_steps: int
-    loop_steps_visdom: int
     loop_repeats: int
     hist_values: int
     delivery_prefill: int
@@ -69,9 +68,8 @@ FULL = Sizes(
     repeats=9,
     scalar_batch=1000,
     visdom_raw_batch=50,
-    loop_steps=40,
-    loop_steps_visdom=100,
-    loop_repeats=100,  # rounds: a percent is the whole question here, and blocks drift
+    loop_steps=120,  # over a second: the delivery threads' own rhythm fits inside a block
+    loop_repeats=60,  # rounds: a percent is the whole question here, and blocks drift
     hist_values=10_000_000,
     delivery_prefill=1000,
     delivery_raw_rounds=40,
@@ -89,7 +87,6 @@ QUICK = Sizes(
     scalar_batch=50,
     visdom_raw_batch=3,
     loop_steps=3,
-    loop_steps_visdom=3,
     loop_repeats=2,
     hist_values=100_000,
     delivery_prefill=20,

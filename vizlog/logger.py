@@ -39,6 +39,9 @@ from vizlog.errors import VizlogTypeError
 from vizlog.fanout import FanOut
 from vizlog.records import Histogram, Record, Scalar, Scalars
 
+#: a ``scalars`` call's value types on the quick path (a set: checked without a loop)
+_FLOAT_ONLY = frozenset({float})
+
 
 class Logger(FanOut):
     """Logs training data to one or several backends.
@@ -125,7 +128,7 @@ class Logger(FanOut):
         if (type(tag_value_dict) is dict and type(step) is int and type(main_tag) is str
                 and main_tag in known and walltime is None and tag_value_dict
                 and known.issuperset(tag_value_dict)
-                and all(type(v) is float for v in tag_value_dict.values())
+                and _FLOAT_ONLY.issuperset(map(type, tag_value_dict.values()))
                 and STEP_MIN <= step <= STEP_MAX):
             self._scalars_steps[main_tag] = step
             values = dict(tag_value_dict)
