@@ -34,6 +34,11 @@ MAX_BATCH = 10_000
 POLL_SECONDS = 0.1
 #: ... or as soon as this many are queued, or a flush or close is asked for
 WAKE_AT = 1_000
+#: the sender writes this many records at a time, then sleeps ``GIL_PAUSE`` seconds: the
+#: GIL passes between threads only every 5 ms otherwise, and a training thread that comes
+#: back from torch to Python while the sender holds it waits that long
+WRITE_CHUNK = 16
+GIL_PAUSE = 0.00005
 #: a failure that keeps happening is reported again at most this often, with its count
 REPEAT_WARNING_SECONDS = 30.0
 
@@ -266,6 +271,11 @@ class BackgroundDelivery:
                         records.append(item)
                     elif (record := self._resolve(item)) is not None:
                         records.append(record)
+                    if len(records) >= WRITE_CHUNK:
+                        self._write(records)
+                        records = []
+                        if not self._markers:  # nobody waits for the sender: let go
+                            time.sleep(GIL_PAUSE)
                     continue
                 if records:
                     self._write(records)
