@@ -133,24 +133,34 @@ def test_logdir_deleted_midrun_warns_and_keeps_logging(tmp_path: Path) -> None:
 KILL_CHILD = textwrap.dedent("""
     import sys, time, vizlog
     log = vizlog.Logger("tensorboard", logdir=sys.argv[1], flush_secs=float(sys.argv[2]))
-    origin = float(sys.argv[3])
+    origin, spin = float(sys.argv[3]), sys.argv[4] == "spin"
     step = 0
     while True:
         for _ in range(500):
             log.scalar("loss", time.time() - origin, step)
             step += 1
         print(step, time.time(), flush=True)
-        time.sleep(0.005)
+        if spin:  # Python, as a data pipeline runs it: the GIL only goes every 5 ms
+            until = time.perf_counter() + 0.005
+            while time.perf_counter() < until:
+                pass
+        else:
+            time.sleep(0.005)
 """)
 
 
 @pytest.mark.parametrize("trial", range(8 if SOAK else 3))
-def test_sigkill_under_load_loses_at_most_flush_secs(tmp_path: Path, trial: int) -> None:
+@pytest.mark.parametrize("between", ["sleep", "spin"])
+def test_sigkill_under_load_loses_at_most_flush_secs(tmp_path: Path, trial: int,
+                                                      between: str) -> None:
+    """Between bursts of 500 calls the child sleeps 5 ms, or runs Python for 5 ms: then the
+    sender gets the GIL only when Python's switch interval takes it away."""
     flush_secs = 1.0
     rng = random.Random(trial)
     origin = time.time()  # values are seconds since then: float32 keeps milliseconds
     child = subprocess.Popen(
-        [sys.executable, "-c", KILL_CHILD, str(tmp_path), str(flush_secs), str(origin)],
+        [sys.executable, "-c", KILL_CHILD, str(tmp_path), str(flush_secs), str(origin),
+         between],
         stdout=subprocess.PIPE, text=True,
     )
     assert child.stdout is not None

@@ -39,6 +39,12 @@ WAKE_AT = 1_000
 #: back from torch to Python while the sender holds it waits that long
 WRITE_CHUNK = 16
 GIL_PAUSE = 0.00005
+#: ... unless a pause took longer than ``SLOW_PAUSE``: then the training thread is running
+#: Python (and gets the GIL every 5 ms anyway), each pause would cost the sender up to 5 ms
+#: waiting for the GIL back and its backlog would grow past ``max_lag``; it writes without
+#: pauses for the next ``UNPAUSED_FOR`` seconds
+SLOW_PAUSE = 0.001
+UNPAUSED_FOR = 0.1
 #: a failure that keeps happening is reported again at most this often, with its count
 REPEAT_WARNING_SECONDS = 30.0
 
@@ -157,6 +163,7 @@ class BackgroundDelivery:
         self._taken_at = time.monotonic()
         self._lag_bound = float("inf") if self._max_lag is None else self._max_lag
         self._poll = backend.poll_seconds
+        self._unpaused_until = 0.0  # see UNPAUSED_FOR
         #: ``put`` appends without the lock below this length, ``write`` from there on
         self._put_below = min(queue_size, WAKE_AT)
         self._closed = False
@@ -275,7 +282,7 @@ class BackgroundDelivery:
                         self._write(records)
                         records = []
                         if not self._markers:  # nobody waits for the sender: let go
-                            time.sleep(GIL_PAUSE)
+                            self._pause()
                     continue
                 if records:
                     self._write(records)
@@ -287,6 +294,14 @@ class BackgroundDelivery:
                     return
             if records:
                 self._write(records)
+
+    def _pause(self) -> None:
+        paused_at = time.monotonic()
+        if paused_at < self._unpaused_until:
+            return
+        time.sleep(GIL_PAUSE)
+        if time.monotonic() - paused_at > SLOW_PAUSE:
+            self._unpaused_until = paused_at + UNPAUSED_FOR
 
     def _write(self, records: list[Record]) -> None:
         try:
