@@ -4,8 +4,9 @@ A small MLP is trained on the CPU; torch releases the GIL inside its operations,
 loop does while it waits for the device.  Each step logs five scalars and one ``scalars``
 dict of three values.  The same loop runs with no logging and with vizlog in rounds of two
 adjacent blocks (their order alternating), and with the raw writer every few rounds; a
-block's mean step time is one sample.  A block lasts over a second, so that the delivery
-threads do inside it what they do in a run (TensorBoard's sender takes the queued records
+block's mean step time is one sample.  A block lasts 1.2 s (its steps are counted from the
+loop's speed on the machine at hand), so that the delivery threads do inside it what they do
+in a run (TensorBoard's sender takes the queued records
 every 0.4 s, Visdom's sends about once a second), and ends with a flush (not timed in the
 step) so that no variant leaves work behind for the next one.
 
@@ -173,9 +174,8 @@ def _run(ctx: Context) -> list[Row]:
     model, inputs, targets, optimizer = _model()
     loss_fn = torch.nn.CrossEntropyLoss()
     counter = [0]
-    steps = ctx.sizes.loop_steps
 
-    def train(log: Log | None) -> float:
+    def train(log: Log | None, steps: int) -> float:
         """One block of steps; returns the mean step time in ns."""
         begin = time.perf_counter_ns()
         for _ in range(steps):
@@ -196,6 +196,12 @@ def _run(ctx: Context) -> list[Row]:
         "tensorboardx": lambda: _writer_loggers(ctx, "tensorboardx"),
         "visdom": lambda: _visdom_loggers(ctx),
     }
+    # Blocks of a fixed time, not steps: a block must outlast the delivery threads' rhythm
+    # on a fast machine as on a slow one (120 steps were 1.2 s on one machine, 0.5 s on
+    # another, where Visdom's sender never sent inside a block).
+    train(None, 3)
+    step_ns = min(train(None, 3) for _ in range(5))
+    steps = max(3, round(ctx.sizes.loop_block_seconds * 1e9 / step_ns))
     rows = []
     rounds = max(2, ctx.sizes.loop_repeats)
     for backend, make in makers.items():
@@ -213,7 +219,7 @@ def _run(ctx: Context) -> list[Row]:
                 in_calls[0] += time.perf_counter_ns() - begin
 
             for fn, flush in ((None, None), (raw_log, raw_flush), (timed_log, viz_flush)):
-                train(fn)  # warm up every path once
+                train(fn, steps)  # warm up every path once
                 if flush is not None:
                     flush()
             in_calls[0] = 0
@@ -223,14 +229,14 @@ def _run(ctx: Context) -> list[Row]:
                 order = ("none", "vizlog") if r % 2 else ("vizlog", "none")
                 for variant in order:
                     if variant == "none":
-                        samples["none"].append(train(None))
+                        samples["none"].append(train(None, steps))
                         continue
                     cpu -= background()
-                    samples["vizlog"].append(train(timed_log))
+                    samples["vizlog"].append(train(timed_log, steps))
                     viz_flush()  # the block's leftovers must not land in the next block
                     cpu += background()
                 if r % raw_every == raw_every // 2 or (r == rounds - 1 and not samples["raw"]):
-                    samples["raw"].append(train(raw_log))
+                    samples["raw"].append(train(raw_log, steps))
                     raw_flush()
             close()
         rows.append(_row(backend, samples, in_calls[0] * 1e-9, cpu, rounds * steps, steps))

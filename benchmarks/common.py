@@ -47,7 +47,7 @@ class Sizes:
     repeats: int
     scalar_batch: int
     visdom_raw_batch: int
-    loop_steps: int
+    loop_block_seconds: float
     loop_repeats: int
     hist_values: int
     delivery_prefill: int
@@ -68,7 +68,7 @@ FULL = Sizes(
     repeats=9,
     scalar_batch=1000,
     visdom_raw_batch=50,
-    loop_steps=120,  # over a second: the delivery threads' own rhythm fits inside a block
+    loop_block_seconds=1.2,  # the delivery threads' own rhythm (0.4 s, 1 s) fits inside
     loop_repeats=60,  # rounds: a percent is the whole question here, and blocks drift
     hist_values=10_000_000,
     delivery_prefill=1000,
@@ -86,7 +86,7 @@ QUICK = Sizes(
     repeats=2,
     scalar_batch=50,
     visdom_raw_batch=3,
-    loop_steps=3,
+    loop_block_seconds=0.01,
     loop_repeats=2,
     hist_values=100_000,
     delivery_prefill=20,
