@@ -55,8 +55,8 @@ SEND_INTERVAL = 1.0
 #: ... and longer when sending takes long: a send that took ``t`` seconds (the sender's work
 #: and the server's, which grows with the windows) waits ``t / SEND_SHARE`` (at most
 #: ``SEND_INTERVAL_MAX``) before the next, so that a long run's growing windows keep to
-#: about this share of the time
-SEND_SHARE, SEND_INTERVAL_MAX = 0.1, 10.0
+#: about this share of the time, on cores that training shares more often than not
+SEND_SHARE, SEND_INTERVAL_MAX = 0.03, 10.0
 #: seconds one batch or idle tick may spend sending (no request is begun after that)
 SLICE_SECONDS = 2.0
 #: ... one ``flush()`` and one ``close()`` given no timeout of their own
