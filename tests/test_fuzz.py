@@ -106,6 +106,8 @@ tags = mostly(
         junk,
     ),
 )
+#: tags as dictionary keys: a dict cannot have an unhashable key (a dict or a set from junk)
+key_tags = tags.filter(_hashable)
 steps = mostly(
     st.one_of(st.none(), st.integers(min_value=0, max_value=2**31)),
     st.one_of(
@@ -193,7 +195,7 @@ def test_scalars(fuzzer):
     @given(main_tag=tags,
            values=mostly(
                st.dictionaries(st.text(min_size=1, max_size=8), numbers, min_size=1, max_size=4),
-               st.one_of(st.dictionaries(tags.filter(_hashable), st.one_of(numbers, anything),
+               st.one_of(st.dictionaries(key_tags, st.one_of(numbers, anything),
                                          max_size=4),
                          anything)),
            step=steps)
@@ -349,8 +351,8 @@ values = st.one_of(st.booleans(), st.text(max_size=8), floats, st.integers(-(2**
 
 def test_hparams(fuzzer):
     hparam_dicts = mostly(st.dictionaries(st.text(min_size=1, max_size=6), values, max_size=4),
-                          st.one_of(st.dictionaries(tags, values, max_size=3), anything))
-    metric_dicts = st.one_of(st.none(), st.dictionaries(tags, st.one_of(st.none(), numbers,
+                          st.one_of(st.dictionaries(key_tags, values, max_size=3), anything))
+    metric_dicts = st.one_of(st.none(), st.dictionaries(key_tags, st.one_of(st.none(), numbers,
                                                                         anything), max_size=3),
                              anything)
     run_names = st.one_of(st.none(), tags, st.sampled_from(["a/b", "../x", "/abs", "a//b",
@@ -432,8 +434,8 @@ def test_custom_scalars(fuzzer):
                   st.tuples(st.just("Margin"), st.lists(st.text(min_size=1, max_size=5),
                                                         min_size=3, max_size=3))),
         min_size=1, max_size=2), min_size=1, max_size=2)
-    layouts = mostly(valid, st.one_of(st.dictionaries(tags, st.one_of(
-        st.dictionaries(tags, charts, max_size=2), junk), max_size=2), anything))
+    layouts = mostly(valid, st.one_of(st.dictionaries(key_tags, st.one_of(
+        st.dictionaries(key_tags, charts, max_size=2), junk), max_size=2), anything))
 
     @SETTINGS
     @given(layout=layouts)
