@@ -6,9 +6,9 @@ dict of three values.  The same loop runs with no logging and with vizlog in rou
 adjacent blocks (their order alternating), and with the raw writer every few rounds; a
 block's mean step time is one sample.  A block lasts 1.2 s (its steps are counted from the
 loop's speed on the machine at hand), so that the delivery threads do inside it what they do
-in a run (TensorBoard's sender takes the queued records
-every 0.4 s, Visdom's sends about once a second), and ends with a flush (not timed in the
-step) so that no variant leaves work behind for the next one.
+in a run (TensorBoard's sender takes the queued records every 0.4 s, Visdom's sends about
+once a second), and ends with a flush (not timed in the step) so that no variant leaves work
+behind for the next one.
 
 These machines' speed drifts by several percent from one block to the next, so the overhead
 is the median over rounds of vizlog's block against the no-logging block beside it, with a
