@@ -219,3 +219,21 @@ def test_cuda_binning_equals_the_cpu_binning(dtype):
     assert on_device["bucket_limits"].tolist() == ours["bucket_limits"].tolist()
     for key in ("min", "max", "num", "dropped"):
         assert on_device[key] == ours[key], key
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_chunks_with_and_without_non_finite_values(dtype):
+    """The compiled loops sum a chunk fast unless it holds NaN or infinities: a chunk of NaN
+    only, one ending in -inf and one starting with +inf are all summed without them."""
+    pytest.importorskip("numba")
+    chunk = binning_compiled.CHUNK
+    values = np.random.default_rng(5).standard_normal(4 * chunk + 3).astype(dtype)
+    values[chunk:2 * chunk] = np.nan
+    values[3 * chunk - 1] = -np.inf
+    values[3 * chunk] = np.inf
+    values[-1] = -0.0
+    _check(values)
+    nothing_finite = _compiled(values[chunk:2 * chunk])
+    assert nothing_finite is not None
+    assert (nothing_finite["num"], nothing_finite["dropped"]) == (0, chunk)
+    assert nothing_finite["min"] is None and nothing_finite["sum"] is None

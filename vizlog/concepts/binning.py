@@ -48,6 +48,7 @@ class Table:
     shift: int
     threshold: np.ndarray
     base: np.ndarray  # a value's slot is base[key] + (value >= threshold[key])
+    half_slot: np.ndarray  # the same, by half key: half_slot[2 * key + (value >= threshold)]
     buckets: int
 
 
@@ -90,7 +91,8 @@ def build_table(edges: np.ndarray, dtype: Any) -> Table:
     inside = (low_slot <= n) & ~nonfinite
     threshold[inside] = t[low_slot[inside]]
     base = np.where(nonfinite, n + 2, low_slot).astype(np.intp)
-    return Table(dtype, uint, shift, threshold, base, n)
+    half_slot = np.stack([base, np.where(inside, base + 1, base)], axis=1).reshape(-1)
+    return Table(dtype, uint, shift, threshold, base, half_slot, n)
 
 
 _tables: dict[tuple[int, str], Table] = {}
@@ -130,12 +132,26 @@ def bin_tensorflow(values: np.ndarray, edges: np.ndarray) -> dict[str, Any]:
 
 
 def bin_compiled(compiled: Any, flat: np.ndarray, table: Table) -> dict[str, Any]:
-    """``bin_tensorflow`` by the compiled loop (float32 or float64 values, contiguous)."""
+    """``bin_tensorflow`` by the compiled loops (float32 or float64 values, contiguous)."""
     n = table.buckets
     slots = np.zeros(n + 3, dtype=np.int64)
-    low, high, total, squares = compiled(flat, flat.view(table.uint), table.base,
-                                         table.threshold, table.shift, n + 2, slots)
-    return _result(slots, flat.size, n, low, high, total, squares)
+    signed = np.dtype(f"i{table.dtype.itemsize}")
+    magnitude = int(np.iinfo(signed).max)
+    infinity = int(np.array(np.inf, table.dtype).view(signed))
+    halves = np.empty(min(flat.size, binning_compiled.CHUNK),
+                      np.uint16 if table.half_slot.size <= 1 << 16 else np.uint32)
+    low, high, total, squares = compiled(
+        flat, flat.view(table.uint), flat.view(signed), table.threshold, table.shift,
+        magnitude, infinity, table.half_slot, halves, slots)
+    return _result(slots, flat.size, n, _float_of(low, signed, table.dtype),
+                   _float_of(high, signed, table.dtype), total, squares)
+
+
+def _float_of(ordered: int, signed: np.dtype, dtype: np.dtype) -> float:
+    """The float whose bits, mapped to keep the floats' order, are ``ordered`` (the compiled
+    loops take min and max over that integer)."""
+    bits = ordered ^ int(np.iinfo(signed).max) if ordered < 0 else ordered
+    return float(np.array(bits, dtype=signed).view(dtype))
 
 
 def bin_numpy(flat: np.ndarray, table: Table) -> dict[str, Any]:
