@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 
 import numpy as np
@@ -16,6 +17,7 @@ from vizlog.backends.visdom.payloads import (
     WINDOW,
     append_message,
     count_for,
+    record_items,
     record_ops,
     trace_messages,
     window_counts,
@@ -36,6 +38,21 @@ from vizlog.records import Embedding, Graph, Histogram, Image, PRCurve, Scalar, 
 
 def _histogram(values, step=1, bins="tensorflow"):
     return Histogram(tag="w", step=step, walltime=0.0, **histogram.histogram_fields(values, bins))
+
+
+@pytest.mark.parametrize("record", [
+    Scalar("loss", 7, 0.0, 0.25),
+    Scalar("loss", 8, 1.0, float("nan")),
+    Scalar("other", 7, 0.0, 0.5),
+    Scalars("acc", 3, 0.0, {"train": 0.5, "val": 0.25}),
+    Scalars("acc", 4, 0.0, {"val": 0.75, "test": 1.0}),
+    Text("notes", 2, 0.0, "x"),
+], ids=lambda r: f"{r.kind}-{r.tag}-{r.step}")
+def test_record_items_are_record_ops_with_their_items_apart(record):
+    """The sender's per-tag ops (made once per tag) give the same requests as the views."""
+    for _ in range(2):  # the op made for the first point serves the next ones
+        pairs = record_items(record)
+        assert [dataclasses.replace(op, items=items) for op, items in pairs] == record_ops(record)
 
 
 def test_scalar_is_one_append_point_x_step():

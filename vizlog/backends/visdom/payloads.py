@@ -35,7 +35,7 @@ from vizlog.backends.visdom.views import (
     line_trace,
     window_id,
 )
-from vizlog.records import Record
+from vizlog.records import Record, Scalar, Scalars
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,38 @@ def record_ops(record: Record, options: dict[str, Any] | None = None) -> list[Op
     return _BUILDERS[record.kind](record, options or {})
 
 
+#: per scalar tag (and key of a ``scalars`` call), its op without items; bounded all the same
+_line_ops: dict[tuple[str, str, str], Op] = {}
+_MAX_LINE_OPS = 10_000
+
+
+def _line_op(tag: str, name: str, record: Scalar | Scalars) -> Op:
+    op = _line_ops.get((record.kind, tag, name))
+    if op is None:
+        specs = (views.scalar_view(record, {}) if isinstance(record, Scalar)
+                 else views.scalars_view(record, {}))
+        spec = next(spec for spec in specs if spec["names"] == (name,))
+        op = Op(**{**spec, "items": ()})
+        if len(_line_ops) < _MAX_LINE_OPS:
+            _line_ops[(record.kind, tag, name)] = op
+    return op
+
+
+def record_items(record: Record, options: dict[str, Any] | None = None
+                 ) -> list[tuple[Op, tuple[Any, ...]]]:
+    """``record_ops`` as pairs of an op (its ``items`` left empty where they are given
+    apart) and its items.  Scalars are most of what a run sends, and their ops are the same
+    for every point of a tag but for the items: those are made once per tag, not per point
+    (the sender's per-record work is taken from the training loop's cores)."""
+    if isinstance(record, Scalar):
+        return [(_line_op(record.tag, record.tag, record), ((record.step, (record.value,)),))]
+    if isinstance(record, Scalars):
+        step, tag = record.step, record.tag
+        return [(_line_op(tag, key, record), ((step, (value,)),))
+                for key, value in record.values.items()]
+    return [(op, op.items) for op in record_ops(record, options)]
+
+
 __all__ = [
     "APPEND",
     "WINDOW",
@@ -194,6 +226,7 @@ __all__ = [
     "Op",
     "window_id",
     "record_ops",
+    "record_items",
     "append_message",
     "trace_messages",
     "window_counts",

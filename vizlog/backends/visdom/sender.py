@@ -26,6 +26,7 @@ from vizlog.backends.visdom.payloads import (
     WINDOW,
     Op,
     append_message,
+    record_items,
     record_ops,
     trace_messages,
     window_counts,
@@ -154,14 +155,17 @@ class Sender:
         after it).  Raises VisdomUnavailable when the server stops answering.
         """
         ledger = self.spool.ledger
-        groups: dict[str, list[tuple[int, Op]]] = {}
+        groups: dict[str, list[tuple[int, Op, tuple[Any, ...]]]] = {}
         for i, record in enumerate(records):
             finished = done.get(i, ())
-            for op in record_ops(record, self.options):
-                if op.key not in finished:
-                    groups.setdefault(op.key, []).append((i, op))
+            for op, its in record_items(record, self.options):
+                if (key := op.key) not in finished:
+                    if (members := groups.get(key)) is None:
+                        groups[key] = [(i, op, its)]
+                    else:
+                        members.append((i, op, its))
         # a window sent whole goes once, with the groups of all its traces
-        whole: dict[str, list[list[tuple[int, Op]]]] = {}
+        whole: dict[str, list[list[tuple[int, Op, tuple[Any, ...]]]]] = {}
         for members in groups.values():
             first = members[0][1]
             if first.mode == APPEND and ledger.sends_whole(first):
@@ -179,7 +183,7 @@ class Sender:
                 return False
             try:
                 if first.mode == APPEND:
-                    items = [item for _, op in members for item in op.items]
+                    items = [item for _, _, some in members for item in some]
                     ledger.sending(first, len(items))
                     if checkpoint:
                         self.spool.commit()
@@ -190,14 +194,14 @@ class Sender:
                     ledger.confirmed_replace(members[-1][1])
             except VisdomRejected as exc:
                 ledger.refused(first)
-                self.reject(first, [records[i] for i, _ in members], exc)
-            for i, _ in members:
+                self.reject(first, [records[i] for i, _, _ in members], exc)
+            for i, _, _ in members:
                 done.setdefault(i, set()).add(key)
             if checkpoint:
                 self.spool.commit()
         return True
 
-    def _send_whole(self, win: str, traces: list[list[tuple[int, Op]]],
+    def _send_whole(self, win: str, traces: list[list[tuple[int, Op, tuple[Any, ...]]]],
                     records: Sequence[Record], done: dict[int, set[str]],
                     checkpoint: bool) -> None:
         """New points of a window this process created: the window replaced by its copy
@@ -206,7 +210,7 @@ class Sender:
         pending = []
         for members in traces:
             first = members[0][1]
-            items = [item for _, op in members for item in op.items]
+            items = [item for _, _, some in members for item in some]
             pending.append((first, items, encode(first, items)))
             ledger.sending(first, len(items))
         if checkpoint:
@@ -221,10 +225,10 @@ class Sender:
         except VisdomRejected as exc:
             for op, _, _ in pending:
                 ledger.refused(op)
-            self.reject(pending[0][0], [records[i] for members in traces for i, _ in members],
-                        exc)
+            self.reject(pending[0][0],
+                        [records[i] for members in traces for i, _, _ in members], exc)
         for members in traces:
-            for i, op in members:
+            for i, op, _ in members:
                 done.setdefault(i, set()).add(op.key)
         if checkpoint:
             self.spool.commit()
