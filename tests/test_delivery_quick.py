@@ -247,3 +247,22 @@ def test_a_sender_behind_a_thread_running_python_writes_without_pauses(tmp_path)
         delivery.close(30)
     assert backend.written == 30_000
     assert took < 1.5, f"{took:.2f} s"
+
+
+def test_a_threaded_backend_gets_the_senders_pause():
+    """``Backend.pause`` is a no-op until the delivery thread runs the backend; then it is
+    the sender's own pause, so a backend's long loops let the training thread in."""
+
+    class Quiet(Backend):
+        name = "quiet"
+
+        def write(self, record):
+            pass
+
+    backend = Quiet("")
+    assert backend.pause() is None  # callable before any thread exists
+    delivery = BackgroundDelivery(backend)
+    try:
+        assert backend.pause == delivery._pause
+    finally:
+        delivery.close()

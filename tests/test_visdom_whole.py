@@ -171,3 +171,23 @@ def test_copies_past_their_memory_budget_are_let_go_largest_first(monkeypatch):
         held.add(op, op.items)
     assert "large" not in held and "small" in held and "medium" in held
     assert held.decided("large")  # appended to from now on, never adopted again
+
+
+def test_a_large_send_lets_the_training_thread_in_between_records_and_windows(
+        visdom_server, tmp_path):
+    """A send of many held records is Python work on the sender; it calls ``pause`` (set by
+    the delivery thread) every ``PAUSE_EVERY`` records and between windows, and still
+    delivers every point."""
+    from vizlog.backends.visdom import sender as visdom_sender
+
+    env = _env()
+    backend = VisdomBackend(str(tmp_path), server=visdom_server.url, env=env)
+    pauses = []
+    backend.pause = lambda: pauses.append(1)
+    records = [r for tag in ("a", "b", "c") for r in _scalars(tag, range(1000))]
+    backend.write_batch(records)
+    backend.flush()
+    backend.close()
+    assert len(pauses) >= len(records) // visdom_sender.PAUSE_EVERY + 3
+    windows = read_windows(visdom_server, env)
+    assert [len(trace(windows[f"scalar:{tag}"], tag)["x"]) for tag in "abc"] == [1000] * 3

@@ -167,6 +167,7 @@ class BackgroundDelivery:
         self._unpaused_until = 0.0  # see UNPAUSED_FOR
         #: ``put`` appends without the lock below this length, ``write`` from there on
         self._put_below = min(queue_size, WAKE_AT)
+        backend.pause = self._pause
         self._closed = False
         self.failures = FailureCounter(backend.name)
         self._thread = threading.Thread(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from vizlog.records import Record
+
+
+def _no_pause() -> None:
+    """Called on the training thread (an unthreaded backend): nothing to let run."""
 
 
 class Backend:
@@ -35,6 +40,10 @@ class Backend:
         #: look takes the GIL from the training thread, so a backend that only needs its
         #: records by the next flush looks seldom)
         self.poll_seconds = 0.1
+        #: a backend that runs Python over many records at once (Visdom's sends) calls this
+        #: every ``WRITE_CHUNK`` or so of them: on the sender thread it lets a training
+        #: thread back from torch take the interpreter (``vizlog.delivery``)
+        self.pause: Callable[[], None] = _no_pause
 
     def write(self, record: Record) -> None:
         raise NotImplementedError

@@ -122,6 +122,7 @@ class VisdomBackend(Backend):
         self.sender = Sender(
             http, self.env, self.spool, {"embedding_dims": int(embedding_dims)}, self.timeout
         )
+        self.sender.pause = lambda: self.pause()  # the delivery thread sets it later
         self.connection = Connection()
         self._closed = False
         self._last_save = time.monotonic()

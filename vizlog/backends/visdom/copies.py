@@ -39,8 +39,13 @@ def encode(op: Any, items: Sequence[Any]) -> tuple[str, list[str]]:
     """The x values of ``items`` and the y values of each of ``op``'s traces, as the inside
     of a JSON array."""
     xs = json.dumps([item[0] for item in items])[1:-1]
-    ys = [json.dumps([_number(item[1][k]) for item in items])[1:-1]
-          for k in range(len(op.names))]
+    ys = []
+    for k in range(len(op.names)):
+        values = [item[1][k] for item in items]
+        try:  # finite, as nearly always: no call per value
+            ys.append(json.dumps(values, allow_nan=False)[1:-1])
+        except ValueError:
+            ys.append(json.dumps([_number(value) for value in values])[1:-1])
     return xs, ys
 
 

@@ -185,20 +185,21 @@ def record_ops(record: Record, options: dict[str, Any] | None = None) -> list[Op
     return _BUILDERS[record.kind](record, options or {})
 
 
-#: per scalar tag (and key of a ``scalars`` call), its op without items; bounded all the same
-_line_ops: dict[tuple[str, str, str], Op] = {}
+#: per scalar tag, and per ``scalars`` tag and key, the op without items (bounded all the same)
+_scalar_ops: dict[str, Op] = {}
+_scalars_ops: dict[str, dict[str, Op]] = {}
 _MAX_LINE_OPS = 10_000
 
 
-def _line_op(tag: str, name: str, record: Scalar | Scalars) -> Op:
-    op = _line_ops.get((record.kind, tag, name))
-    if op is None:
-        specs = (views.scalar_view(record, {}) if isinstance(record, Scalar)
-                 else views.scalars_view(record, {}))
-        spec = next(spec for spec in specs if spec["names"] == (name,))
-        op = Op(**{**spec, "items": ()})
-        if len(_line_ops) < _MAX_LINE_OPS:
-            _line_ops[(record.kind, tag, name)] = op
+def _new_line_op(record: Scalar | Scalars, name: str) -> Op:
+    specs = (views.scalar_view(record, {}) if isinstance(record, Scalar)
+             else views.scalars_view(record, {}))
+    op = Op(**{**next(spec for spec in specs if spec["names"] == (name,)), "items": ()})
+    if len(_scalar_ops) + len(_scalars_ops) < _MAX_LINE_OPS:
+        if isinstance(record, Scalar):
+            _scalar_ops[name] = op
+        else:
+            _scalars_ops.setdefault(record.tag, {})[name] = op
     return op
 
 
@@ -209,10 +210,12 @@ def record_items(record: Record, options: dict[str, Any] | None = None
     for every point of a tag but for the items: those are made once per tag, not per point
     (the sender's per-record work is taken from the training loop's cores)."""
     if isinstance(record, Scalar):
-        return [(_line_op(record.tag, record.tag, record), ((record.step, (record.value,)),))]
+        tag = record.tag
+        op = _scalar_ops.get(tag) or _new_line_op(record, tag)
+        return [(op, ((record.step, (record.value,)),))]
     if isinstance(record, Scalars):
-        step, tag = record.step, record.tag
-        return [(_line_op(tag, key, record), ((step, (value,)),))
+        step, ops = record.step, _scalars_ops.get(record.tag, {})
+        return [(ops.get(key) or _new_line_op(record, key), ((step, (value,)),))
                 for key, value in record.values.items()]
     return [(op, op.items) for op in record_ops(record, options)]
 

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from vizlog.backends.visdom.connection import expired, within
@@ -37,6 +37,7 @@ from vizlog.records import Record, to_json
 _log = logging.getLogger(__name__)
 
 CHUNK = 10_000  # records sent (or read back from the spool) together
+PAUSE_EVERY = 64  # records between two ``pause()`` calls (``Backend.pause``)
 CHUNK_BYTES = 64 << 20  # and at most this much spool read back at once
 REJECTED_FILE = "visdom-rejected.jsonl"
 
@@ -67,6 +68,8 @@ class Sender:
         self.typical = 0.0
         self._restored: set[str] = set()  # windows put back since the server last went away
         self._warned_rejected: set[str] = set()
+        #: the backend's ``pause`` (set by the delivery thread once the backend exists)
+        self.pause: Callable[[], None] = lambda: None
 
     @property
     def logdir(self) -> str:
@@ -156,7 +159,10 @@ class Sender:
         """
         ledger = self.spool.ledger
         groups: dict[str, list[tuple[int, Op, tuple[Any, ...]]]] = {}
+        pause = self.pause
         for i, record in enumerate(records):
+            if i % PAUSE_EVERY == PAUSE_EVERY - 1:
+                pause()
             finished = done.get(i, ())
             for op, its in record_items(record, self.options):
                 if (key := op.key) not in finished:
@@ -171,6 +177,7 @@ class Sender:
             if first.mode == APPEND and ledger.sends_whole(first):
                 whole.setdefault(first.win, []).append(members)
         for key, members in groups.items():
+            pause()  # between two windows' requests, each a few ms of work for large ones
             first = members[0][1]
             if first.win in whole:
                 if key != whole[first.win][0][0][1].key:
@@ -195,8 +202,7 @@ class Sender:
             except VisdomRejected as exc:
                 ledger.refused(first)
                 self.reject(first, [records[i] for i, _, _ in members], exc)
-            for i, _, _ in members:
-                done.setdefault(i, set()).add(key)
+            _mark_done(done, members, key)
             if checkpoint:
                 self.spool.commit()
         return True
@@ -228,8 +234,7 @@ class Sender:
             self.reject(pending[0][0],
                         [records[i] for members in traces for i, _, _ in members], exc)
         for members in traces:
-            for i, op, _ in members:
-                done.setdefault(i, set()).add(op.key)
+            _mark_done(done, members, members[0][1].key)
         if checkpoint:
             self.spool.commit()
 
@@ -280,6 +285,18 @@ class Sender:
                 VisdomUnavailableWarning,
                 stacklevel=2,
             )
+
+
+def _mark_done(done: dict[int, set[str]], members: list[tuple[int, Op, tuple[Any, ...]]],
+               key: str) -> None:
+    """The records of ``members`` have had their ``key`` delivered (one set per record, made
+    only for its first key: this runs for every point sent)."""
+    for i, _, _ in members:
+        finished = done.get(i)
+        if finished is None:
+            done[i] = {key}
+        else:
+            finished.add(key)
 
 
 __all__ = ["CHUNK", "CHUNK_BYTES", "REJECTED_FILE", "Sender", "VisdomUnavailableWarning"]
