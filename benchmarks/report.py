@@ -67,7 +67,8 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": sys.version.split()[0],
     }
-    for package in ("torch", "tensorboard", "tensorboardX", "visdom", "numpy", "vizlog"):
+    for package in ("torch", "tensorboard", "tensorboardX", "visdom", "numpy", "numba",
+                    "vizlog"):
         info[package] = _version(package)
     try:
         import torch
@@ -81,7 +82,8 @@ def machine() -> dict[str, Any]:
 def machine_line(info: dict[str, Any]) -> str:
     return (f"{info['cpus']} CPUs ({info['cpu_model']}), GPU: {info['cuda']}; Python "
             f"{info['python']}, torch {info['torch']}, tensorboard {info['tensorboard']}, "
-            f"tensorboardX {info['tensorboardX']}, visdom {info['visdom']}, numpy {info['numpy']}")
+            f"tensorboardX {info['tensorboardX']}, visdom {info['visdom']}, numpy {info['numpy']}, "
+            f"numba {info.get('numba', 'not recorded')}")
 
 
 def write_json(path: str, rows: list[Row], info: dict[str, Any], extra: dict[str, Any]) -> None:
