@@ -35,12 +35,7 @@ from vizlog.backends.visdom.connection import Connection, expired
 from vizlog.backends.visdom.http import VisdomHTTP, VisdomRejected, VisdomUnavailable, parse_server
 from vizlog.backends.visdom.ledger import JOURNAL_LIMIT
 from vizlog.backends.visdom.notices import Notices
-from vizlog.backends.visdom.sender import (
-    CHUNK,
-    CHUNK_BYTES,
-    Sender,
-    VisdomUnavailableWarning,
-)
+from vizlog.backends.visdom.sender import CHUNK, CHUNK_BYTES, Sender, VisdomUnavailableWarning
 from vizlog.backends.visdom.spool import Spool
 from vizlog.records import Record
 
