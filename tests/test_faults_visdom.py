@@ -187,7 +187,7 @@ def test_replay_killed_at_random_moments_and_rerun_sends_nothing_twice(visdom_se
         )
         while process.poll() is None and held() == before and time.monotonic() < deadline:
             time.sleep(0.05)  # until the server shows part of the spool arrived
-        time.sleep(rng.uniform(0.0, 0.2))  # then somewhere in the middle of the work
+        time.sleep(rng.uniform(0.0, 0.05))  # then somewhere in the middle of the work
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed_midway += 0 < held() < total

@@ -37,8 +37,8 @@ from vizlog.records import Record, to_json
 _log = logging.getLogger(__name__)
 
 CHUNK = 10_000  # records sent (or read back from the spool) together
-PAUSE_EVERY = 64  # records between two ``pause()`` calls (``Backend.pause``)
 CHUNK_BYTES = 64 << 20  # and at most this much spool read back at once
+PAUSE_EVERY = 64  # records between two ``pause()`` calls (``Backend.pause``)
 REJECTED_FILE = "visdom-rejected.jsonl"
 
 
@@ -177,11 +177,11 @@ class Sender:
             if first.mode == APPEND and ledger.sends_whole(first):
                 whole.setdefault(first.win, []).append(members)
         for key, members in groups.items():
-            pause()  # between two windows' requests, each a few ms of work for large ones
             first = members[0][1]
+            if first.win in whole and key != whole[first.win][0][0][1].key:
+                continue  # sent with the window's first trace
+            pause()  # between two windows' requests, each a few ms of work for large ones
             if first.win in whole:
-                if key != whole[first.win][0][0][1].key:
-                    continue  # sent with the window's first trace
                 if expired(deadline, self.typical):
                     return False
                 self._send_whole(first.win, whole[first.win], records, done, checkpoint)
