@@ -283,8 +283,7 @@ class BackgroundDelivery:
                     if len(records) >= WRITE_CHUNK:
                         self._write(records)
                         records = []
-                        if not self._markers:  # nobody waits for the sender: let go
-                            self._pause()
+                        self._pause()
                     continue
                 if records:
                     self._write(records)
@@ -298,8 +297,10 @@ class BackgroundDelivery:
                 self._write(records)
 
     def _pause(self) -> None:
+        """Let a training thread take the GIL, unless a flush or close is queued (it waits
+        for the sender) or pausing is off (``UNPAUSED_FOR``); also the backend's ``pause``."""
         paused_at = time.monotonic()
-        if paused_at < self._unpaused_until:
+        if self._markers or paused_at < self._unpaused_until:
             return
         time.sleep(GIL_PAUSE)
         if time.monotonic() - paused_at > SLOW_PAUSE:
