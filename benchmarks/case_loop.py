@@ -2,21 +2,27 @@
 
 A small MLP is trained on the CPU; torch releases the GIL inside its operations, as a GPU
 loop does while it waits for the device.  Each step logs five scalars and one ``scalars``
-dict of three values.  The same loop runs with no logging and with vizlog in rounds of two
-adjacent blocks (their order alternating), and with the raw writer every few rounds; a
-block's mean step time is one sample.  A block lasts 1.2 s (its steps are counted from the
-loop's speed on the machine at hand), so that the delivery threads do inside it what they do
-in a run (TensorBoard's sender takes the queued records every 0.4 s, Visdom's sends about
-once a second), and ends with a flush (not timed in the step) so that no variant leaves work
-behind for the next one.
+dict of three values.  The same loop runs with no logging and with vizlog in alternating
+blocks (no logging, vizlog, no logging, vizlog, ..., no logging), with a raw-writer block
+every few rounds (itself between no-logging blocks); a block's mean step time is one sample.
+A block lasts 1.2 s (its steps are counted from the loop's speed on the machine at hand), so
+that the delivery threads do inside it what they do in a run (TensorBoard's sender takes the
+queued records every 0.4 s, Visdom's sends about once a second while its windows are
+small), and a vizlog block ends with a flush (not timed in the step) so that it leaves no
+work for the next block.  That flush does the block's last delivery out of the timing (up to
+a third of TensorBoard's writing, and Visdom's sends once its windows are large enough for
+a send to wait longer than a block): the background CPU below counts it.
 
-These machines' speed drifts by several percent from one block to the next, so the overhead
-is the median over rounds of vizlog's block against the no-logging block beside it, with a
-bootstrap 95% interval and the quartiles.  The same run also measures what the overhead is
-made of, with far less noise: the time inside the logging calls, and the CPU time the
-delivery thread (and, for Visdom, the server process) spent per logged step.  Their sum over
-the step time is a bound: it counts background work as if it had run on the training
-thread, where on a second core it mostly does not.
+These machines' speed drifts by several percent from one block to the next (neighbouring
+blocks are alike: the drift is slow), so each vizlog block is compared with the mean of the
+two no-logging blocks around it, which cancels a drift that is linear over the three blocks.
+The overhead is the median of these ratios over rounds, with a bootstrap 95% interval
+(resampling pairs of neighbouring rounds, which share a no-logging block) and the
+quartiles.  The same run also measures what the overhead is made of, with far less noise:
+the time inside the logging calls, and the CPU time the delivery thread (and, for Visdom,
+the server process) spent per logged step.  Their sum over the step time is a bound: it
+counts background work as if it had run on the training thread, where on a second core it
+mostly does not.
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ from benchmarks.common import Context, Row, median, quiet
 
 SCALARS = ("train/loss", "train/lr", "train/loss_half", "train/loss_double", "train/epoch")
 
-#: the raw writer runs one block every this many rounds (its overhead is tens of percent,
-#: and Visdom's takes seconds a block: it needs no fine resolution)
-RAW_EVERY = 10
+#: the raw writer runs this many blocks, spread over the rounds (its overhead is tens of
+#: percent, and a Visdom block takes half a minute: it needs no fine resolution)
+RAW_BLOCKS = {"tensorboard": 10, "tensorboardx": 10, "visdom": 5}
 
 Log = Callable[[int, tuple[float, ...], dict[str, float]], None]
 Flush = Callable[[], None]
@@ -152,14 +158,23 @@ def run(ctx: Context) -> list[Row]:
         torch.set_num_threads(threads)
 
 
-def median_interval(values: list[float], seed: int = 0, resamples: int = 2000
-                    ) -> tuple[float, float]:
+def median_interval(values: list[float], seed: int = 0, resamples: int = 2000,
+                    run: int = 2) -> tuple[float, float]:
     """A bootstrap 95% interval for the median of ``values`` (seeded: the same samples give
-    the same interval)."""
+    the same interval), resampling runs of ``run`` neighbouring values: neighbours are not
+    independent when they share a no-logging block, and resampling them one by one would
+    give too narrow an interval."""
     rng = random.Random(seed)
     n = len(values)
-    medians = sorted(median([values[rng.randrange(n)] for _ in range(n)])
-                     for _ in range(resamples))
+    starts = range(max(1, n - run + 1))
+    medians = []
+    for _ in range(resamples):
+        sample: list[float] = []
+        while len(sample) < n:
+            first = rng.choice(starts)
+            sample.extend(values[first:first + run])
+        medians.append(median(sample[:n]))
+    medians.sort()
     return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
@@ -205,7 +220,7 @@ def _run(ctx: Context) -> list[Row]:
     rows = []
     rounds = max(2, ctx.sizes.loop_repeats)
     for backend, make in makers.items():
-        raw_every = 2 * RAW_EVERY if backend == "visdom" else RAW_EVERY  # 17 s a raw block
+        raw_every = max(1, rounds // RAW_BLOCKS[backend])
         # One backend at a time: only its raw writer and its Logger are alive while its
         # blocks run, so the other backends' threads do not weigh on its numbers.
         with quiet():
@@ -225,19 +240,20 @@ def _run(ctx: Context) -> list[Row]:
             in_calls[0] = 0
             samples: dict[str, list[float]] = {"none": [], "vizlog": [], "raw": []}
             cpu = 0.0
+            before = train(None, steps)
             for r in range(rounds):
-                order = ("none", "vizlog") if r % 2 else ("vizlog", "none")
-                for variant in order:
-                    if variant == "none":
-                        samples["none"].append(train(None, steps))
-                        continue
-                    cpu -= background()
-                    samples["vizlog"].append(train(timed_log, steps))
-                    viz_flush()  # the block's leftovers must not land in the next block
-                    cpu += background()
+                cpu -= background()
+                vizlog_block = train(timed_log, steps)
+                viz_flush()  # the block's leftovers must not land in the next block
+                cpu += background()
+                after = train(None, steps)
+                samples["vizlog"].append(vizlog_block)
+                samples["none"].append((before + after) / 2)
+                before = after
                 if r % raw_every == raw_every // 2 or (r == rounds - 1 and not samples["raw"]):
                     samples["raw"].append(train(raw_log, steps))
                     raw_flush()
+                    before = train(None, steps)  # the next vizlog block's own neighbour
             close()
         rows.append(_row(backend, samples, in_calls[0] * 1e-9, cpu, rounds * steps, steps))
     return rows
