@@ -310,7 +310,7 @@ def test_info_shows_backends_environment_and_destination(tmp_path: Path) -> None
 
 
 def test_replay_of_a_missing_logdir_is_a_clear_error(tmp_path: Path) -> None:
-    pytest.importorskip("vizlog.spool")
+    pytest.importorskip("vizlog.backends.visdom.spool")
     result = run_vizlog("replay", str(tmp_path / "nothing-here"), "--server", "http://127.0.0.1:1")
     assert result.returncode == 1
     assert "nothing-here" in result.stderr
